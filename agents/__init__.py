@@ -1,0 +1,1 @@
+"""Spiking agents with a Stable-Baselines3-like API."""

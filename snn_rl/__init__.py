@@ -1,0 +1,23 @@
+"""snn-rl: spiking neural networks that learn Gymnasium tasks through reward-modulated plasticity.
+
+The engine (this package) depends on torch and numpy only. ``snn_rl.envs`` is the Gymnasium
+side and ``snn_rl.agents`` the Stable-Baselines3-like agents.
+"""
+
+from snn_rl.connections import Conv2d, Linear
+from snn_rl.network import SNNNetwork
+from snn_rl.neurons import AdaptiveLIFNeuron, FedeNeuron, IFNeuron, Input, LIFNeuron
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "AdaptiveLIFNeuron",
+    "Conv2d",
+    "FedeNeuron",
+    "IFNeuron",
+    "Input",
+    "LIFNeuron",
+    "Linear",
+    "SNNNetwork",
+]

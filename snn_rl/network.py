@@ -1,0 +1,178 @@
+"""SNNNetwork: a container of layers (connection + presynaptic + postsynaptic population).
+
+Example:
+    >>> import torch
+    >>> from snn_rl import Input, LIFNeuron, Linear, SNNNetwork
+    >>> net = SNNNetwork()
+    >>> net.add_layer("fc", Linear(2, 3, weight=0.6), Input(2), LIFNeuron(3, tau_v=0.5))
+    >>> net.reset_state(batch_size=1)
+    >>> [net(torch.ones(1, 2)).sum().item() for _ in range(3)]
+    [3.0, 3.0, 3.0]
+    >>> list(net.layer_state_dict())
+    ['fc']
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+
+from torch import Tensor, nn
+
+from snn_rl.connections import Connection
+from snn_rl.neurons import Input, Neuron
+
+__all__ = ["SNNNetwork"]
+
+
+class SNNNetwork(nn.Module):
+    """A spiking network built from layers; one ``forward`` call is one simulation step.
+
+    ``add_layer(name, connection, presynaptic, postsynaptic)`` registers a layer. The default
+    :meth:`forward` feeds its input to the network's single source population (the one that
+    is never postsynaptic, usually an :class:`~snn_rl.neurons.Input`), then steps every
+    postsynaptic population in the order in which it first appeared as one, each with the sum
+    of the currents of all layers that end in it. A layer whose presynaptic population is
+    stepped later in the same call (a recurrent or feedback layer) carries the previous
+    step's spikes. Subclasses may override ``forward`` for other wirings.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connections = nn.ModuleDict()
+        self.neurons = nn.ModuleDict()
+        self._layers: OrderedDict[str, tuple[Connection, Neuron, Neuron]] = OrderedDict()
+        self._schedule: list[tuple[Neuron, list[str]]] = []
+        self._source: Neuron | None = None
+
+    # ---------------------------------------------------------------------- building
+    def add_layer(
+        self, name: str, connection: Connection, presynaptic: Neuron, postsynaptic: Neuron
+    ) -> None:
+        """Add a layer ``presynaptic --connection--> postsynaptic``.
+
+        Raises:
+            ValueError: empty, dotted or duplicate name; shapes that do not fit.
+            TypeError: a connection that is not a :class:`~snn_rl.connections.Connection`,
+                populations that are not neurons, or an ``Input`` as postsynaptic population.
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"layer name must be a non-empty string without '.', got {name!r}")
+        if name in self._layers:
+            raise ValueError(f"a layer named {name!r} already exists; names must be unique")
+        if not isinstance(connection, Connection):
+            raise TypeError(
+                f"connection must be a snn_rl connection (Linear, Conv2d or another "
+                f"Connection subclass), got {type(connection).__name__}"
+            )
+        for role, neuron in (("presynaptic", presynaptic), ("postsynaptic", postsynaptic)):
+            if not isinstance(neuron, Neuron):
+                raise TypeError(
+                    f"{role} must be a snn_rl neuron population, got {type(neuron).__name__}"
+                )
+        if isinstance(postsynaptic, Input):
+            raise TypeError("an Input population cannot be postsynaptic; use a spiking neuron")
+        connection.check_shapes(presynaptic.shape, postsynaptic.shape)
+        if any(c is connection for c, _, _ in self._layers.values()):
+            raise ValueError(f"layer {name!r} reuses a connection that is already in a layer")
+
+        self.connections[name] = connection
+        for role, neuron in (("pre", presynaptic), ("post", postsynaptic)):
+            if not any(n is neuron for n in self.neurons.values()):
+                self.neurons[f"{name}_{role}"] = neuron
+        self._layers[name] = (connection, presynaptic, postsynaptic)
+        self._source = None
+        for post, names in self._schedule:
+            if post is postsynaptic:
+                names.append(name)
+                break
+        else:
+            self._schedule.append((postsynaptic, [name]))
+
+    def layer_state_dict(self) -> OrderedDict[str, dict]:
+        """Ordered mapping ``name -> {"connection", "presynaptic", "postsynaptic", "type"}``.
+
+        The values are the live modules (never copies), and ``"type"`` is the connection's
+        class, so learning rules always read current weights, spikes and traces, also after
+        ``.to(device)``. Each call returns new dicts; changing them does not change the network.
+        """
+        return OrderedDict(
+            (
+                name,
+                {
+                    "connection": conn,
+                    "presynaptic": pre,
+                    "postsynaptic": post,
+                    "type": type(conn),
+                },
+            )
+            for name, (conn, pre, post) in self._layers.items()
+        )
+
+    # ------------------------------------------------------------------------ state
+    @property
+    def batch_size(self) -> int:
+        if not self._layers:
+            raise RuntimeError("the network has no layers yet")
+        return next(iter(self._layers.values()))[1].batch_size
+
+    def reset_state(self, batch_size: int | None = None, mask: Tensor | None = None) -> None:
+        """Reset every population and connection (all rows, ``batch_size`` new rows, or ``mask``)."""
+        for module in self.modules():
+            if isinstance(module, Neuron | Connection):
+                module.reset_state(batch_size=batch_size, mask=mask)
+
+    # ---------------------------------------------------------------------- forward
+    def source(self) -> Neuron:
+        """The population that receives the network input (never postsynaptic)."""
+        if self._source is not None:
+            return self._source
+        posts = {id(post) for post, _ in self._schedule}
+        sources = []
+        for _, pre, _ in self._layers.values():
+            if id(pre) not in posts and all(pre is not s for s in sources):
+                sources.append(pre)
+        if len(sources) != 1:
+            raise RuntimeError(
+                f"the default forward needs exactly one source population (one that is never "
+                f"postsynaptic), this network has {len(sources)}; override forward() instead"
+            )
+        self._source = sources[0]
+        return self._source
+
+    def forward(self, x: Tensor, *, currents: Mapping[str, Tensor] | None = None) -> Tensor:
+        """One simulation step.
+
+        Args:
+            x: input to the source population: spikes for an ``Input``, a current otherwise,
+                shape ``(B, *source.shape)``.
+            currents: optional extra currents, keyed by layer name, added to that layer's
+                postsynaptic input (e.g. an efference copy driving a chosen action population).
+
+        Returns:
+            Spikes of the last postsynaptic population, ``(B, *shape)``.
+        """
+        if not self._layers:
+            raise RuntimeError("the network has no layers; call add_layer first")
+        extra: dict[int, Tensor] = {}
+        for key, value in (currents or {}).items():
+            if key not in self._layers:
+                raise KeyError(f"currents has unknown layer {key!r}; layers: {list(self._layers)}")
+            post = self._layers[key][2]
+            extra[id(post)] = extra[id(post)] + value if id(post) in extra else value
+        self.source()(x)
+        out = x
+        for post, names in self._schedule:
+            total = None
+            trace_sum = None
+            for name in names:
+                conn, pre, _ = self._layers[name]
+                current = conn(pre.spikes, pre.trace)
+                total = current if total is None else total + current
+                if post.needs_trace_sum:
+                    part = conn.receptive_field_sum(conn.trace)
+                    trace_sum = part if trace_sum is None else trace_sum + part
+            if id(post) in extra:
+                total = total + extra[id(post)]
+            out = post(total) if trace_sum is None else post(total, trace_sum)
+        return out
