@@ -59,9 +59,7 @@ def check_shape(name: str, shape: int | Iterable[int]) -> tuple[int, ...]:
         shape = tuple(shape)
     except TypeError:
         raise TypeError(f"{name} must be an int or a tuple of ints, got {shape!r}") from None
-    if not shape or any(
-        isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in shape
-    ):
+    if not shape or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in shape):
         raise ValueError(f"{name} must be a non-empty tuple of positive ints, got {shape!r}")
     return shape
 

@@ -278,7 +278,8 @@ def _match_dtypes(pre: Tensor, post: Tensor) -> tuple[Tensor, Tensor]:
 def _reduce(tensor: Tensor, dims: tuple[int, ...], red_method: Callable[..., Tensor]) -> Tensor:
     for d in sorted(dims, reverse=True):
         tensor = red_method(tensor, dim=d)
-        tensor = getattr(tensor, "values", tensor)  # torch.max/min return (values, indices)
+        if isinstance(tensor, tuple):  # torch.max/min/median return (values, indices)
+            tensor = tensor[0]
     return tensor
 
 
@@ -403,7 +404,12 @@ class Conv2d(Connection):
         out_hw = tuple(
             (n + 2 * p - d * (k - 1) - 1) // s + 1
             for n, k, s, p, d in zip(
-                self.input_size, self.kernel_size, self.stride, self.padding, self.dilation
+                self.input_size,
+                self.kernel_size,
+                self.stride,
+                self.padding,
+                self.dilation,
+                strict=True,
             )
         )
         if min(out_hw) < 1:

@@ -134,7 +134,6 @@ class Neuron(nn.Module):
     def _check_input(self, name: str, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-        expected = (self.batch_size, *self.shape)
         if tuple(x.shape[1:]) != self.shape:
             raise ValueError(
                 f"{name} must have shape (B, {', '.join(map(str, self.shape))}) for "
