@@ -1,0 +1,474 @@
+"""Observation encoders: observations -> input currents or spikes, one simulation step per call.
+
+Currents (values in ``[0, 1]``) come from :class:`GaussianPopulationEncoder`,
+:class:`ConjunctiveGaussianEncoder` and :class:`OneHotEncoder`; turn them into spikes either
+deterministically with an :class:`~snn_rl.neurons.IFNeuron` (``v += I``, spike at ``v >= 1``)
+or stochastically with :class:`BernoulliEncoder`. :class:`PoissonEncoder` takes rates in Hz.
+Every tensor is batch-first ``(B, ...)``; B = 1 is kept.
+
+Example:
+    >>> import torch
+    >>> from snn_rl.encoding import ConjunctiveGaussianEncoder
+    >>> enc = ConjunctiveGaussianEncoder([-1.0, 0.0], [1.0, 2.0], (3, 2))
+    >>> enc.out_features
+    6
+    >>> enc(torch.tensor([[0.0, 2.0]]))
+    tensor([[0.0183, 0.1353, 0.1353, 1.0000, 0.0183, 0.1353]])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from snn_rl._validation import check_int, check_positive
+
+__all__ = [
+    "PoissonEncoder",
+    "BernoulliEncoder",
+    "GaussianPopulationEncoder",
+    "ConjunctiveGaussianEncoder",
+    "OneHotEncoder",
+    "MAX_CONJUNCTIVE_CELLS",
+]
+
+MAX_CONJUNCTIVE_CELLS = 1_000_000
+"""Largest grid :class:`ConjunctiveGaussianEncoder` accepts (the cell count grows as prod n_i)."""
+
+
+def _check_generator(
+    generator: torch.Generator | None, device: torch.device | None = None
+) -> torch.Generator | None:
+    """Return ``generator`` if it is None or a torch.Generator (on ``device``'s type if given)."""
+    if generator is None:
+        return None
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator)}")
+    if device is not None and generator.device.type != device.type:
+        raise ValueError(
+            f"generator is on {generator.device} but the tensors are on {device}; create it "
+            f"with torch.Generator(device={str(device)!r})"
+        )
+    return generator
+
+
+def _check_spike_input(name: str, x: Any) -> Tensor:
+    """A batch-first, finite, non-negative floating tensor (integers are cast to float)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim < 2:
+        raise ValueError(f"{name} must have shape (B, *shape), batch first, got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        x = x.to(torch.get_default_dtype())
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} must be finite, got NaN or inf")
+    if bool((x < 0).any()):
+        raise ValueError(f"{name} must be non-negative, got minimum {x.min().item()}")
+    return x
+
+
+class _SpikeEncoder(nn.Module):
+    """Shared part of the stochastic encoders: Bernoulli draws from an explicit generator."""
+
+    def __init__(self, generator: torch.Generator | None) -> None:
+        super().__init__()
+        self.generator = _check_generator(generator)
+
+    def spike_probability(self, x: Tensor) -> Tensor:
+        """Per-element spike probability of one step; subclasses define it."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        p = self.spike_probability(x)
+        _check_generator(self.generator, p.device)
+        u = torch.rand(p.shape, generator=self.generator, dtype=p.dtype, device=p.device)
+        return (u < p).to(p.dtype)
+
+    def encode(self, x: Tensor, steps: int) -> Tensor:
+        """``steps`` successive one-step draws, time first.
+
+        ``encode(x, T)[t]`` equals the ``t``-th of ``T`` successive ``forward(x)`` calls made
+        with the same generator state.
+
+        Shape:
+            x: ``(B, *shape)`` -> spikes ``(steps, B, *shape)``.
+        """
+        steps = check_int("steps", steps, minimum=1)
+        return torch.stack([self(x) for _ in range(steps)])
+
+
+class PoissonEncoder(_SpikeEncoder):
+    """Poisson rate code for one simulation step: ``spike ~ Bernoulli(p)``, ``p = rate * dt / 1000``.
+
+    ``p`` is clamped to 1: rates at or above ``1000 / dt`` Hz spike on every step. A rate of 0
+    never spikes. PySNN returned a whole spike train with time last and used the global RNG;
+    here one call is one step (the time loop belongs to the caller, or use :meth:`encode`).
+
+    Args:
+        dt: simulation step in ms.
+        max_rate: optional ceiling in Hz; larger intensities are clipped to it (None: none).
+        generator: random generator on the intensities' device (None: torch's global RNG).
+            The same generator seed gives the same spikes.
+
+    Shape:
+        intensities: ``(B, *shape)`` rates in Hz (finite, >= 0) -> spikes ``(B, *shape)`` of 0/1
+        values in the intensities' floating dtype.
+
+    Example:
+        >>> import torch
+        >>> enc = PoissonEncoder(dt=1.0, generator=torch.Generator().manual_seed(0))
+        >>> enc(torch.tensor([[0.0, 1000.0, 5000.0]]))
+        tensor([[0., 1., 1.]])
+    """
+
+    def __init__(
+        self,
+        *,
+        dt: float = 1.0,
+        max_rate: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(generator)
+        self.dt = check_positive("dt", dt)
+        self.max_rate = None if max_rate is None else check_positive("max_rate", max_rate)
+
+    def spike_probability(self, intensities: Tensor) -> Tensor:
+        """``p = min(rate, max_rate) * dt / 1000``, clamped to ``[0, 1]``."""
+        rates = _check_spike_input("intensities", intensities)
+        if self.max_rate is not None:
+            rates = rates.clamp(max=self.max_rate)
+        return (rates * (self.dt / 1000.0)).clamp(max=1.0)
+
+    def extra_repr(self) -> str:
+        return f"dt={self.dt}, max_rate={self.max_rate}"
+
+
+class BernoulliEncoder(_SpikeEncoder):
+    """Bernoulli code for one simulation step: ``spike ~ Bernoulli(scale * x)``.
+
+    Args:
+        scale: factor applied to the values; ``scale * x`` must lie in ``[0, 1]``.
+        generator: random generator on the values' device (None: torch's global RNG).
+
+    Shape:
+        values: ``(B, *shape)`` -> spikes ``(B, *shape)`` of 0/1 values.
+    """
+
+    def __init__(self, *, scale: float = 1.0, generator: torch.Generator | None = None) -> None:
+        super().__init__(generator)
+        self.scale = check_positive("scale", scale)
+
+    def spike_probability(self, values: Tensor) -> Tensor:
+        """``p = scale * values``; raises outside ``[0, 1]``."""
+        p = _check_spike_input("values", values) * self.scale
+        if bool((p > 1).any()):
+            raise ValueError(
+                f"values * scale must lie in [0, 1] (spike probabilities), got maximum "
+                f"{p.max().item()} with scale={self.scale}"
+            )
+        return p
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale}"
+
+
+def _check_bounds(low: Any, high: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate 1-D bounds of equal length, finite, with ``high > low`` everywhere."""
+    low = np.asarray(low, dtype=np.float64)
+    high = np.asarray(high, dtype=np.float64)
+    if low.ndim != 1 or high.shape != low.shape or low.size == 0:
+        raise ValueError(
+            f"low and high must be 1-D with the same length (one entry per dimension), got "
+            f"shapes {low.shape} and {high.shape}; flatten multi-dimensional observations first"
+        )
+    for i, (lo, hi) in enumerate(zip(low, high, strict=True)):
+        if np.isnan(lo) or np.isnan(hi):
+            raise ValueError(f"dimension {i} has NaN bounds ({lo}, {hi})")
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError(
+                f"dimension {i} has infinite bounds ({lo}, {hi}); pass finite low/high for it"
+            )
+        if hi <= lo:
+            raise ValueError(f"dimension {i} needs high > low, got low={lo}, high={hi}")
+    return low, high
+
+
+def _check_n_per_dim(n_per_dim: int | Sequence[int], dims: int) -> tuple[int, ...]:
+    if isinstance(n_per_dim, int) and not isinstance(n_per_dim, bool):
+        n_per_dim = (n_per_dim,) * dims
+    n = tuple(n_per_dim)
+    if len(n) != dims:
+        raise ValueError(f"n_per_dim must be an int or have {dims} entries, got {len(n)}")
+    for i, k in enumerate(n):
+        check_int(f"n_per_dim[{i}]", k, minimum=1)
+    return n
+
+
+def _space_bounds(space: Any, low: Any, high: Any) -> tuple[Any, Any]:
+    """Bounds of a Box-like ``space`` (``.low``/``.high``), each replaced by ``low``/``high``."""
+    if not (hasattr(space, "low") and hasattr(space, "high")):
+        raise TypeError(
+            f"space must be Box-like with .low and .high, got {type(space).__name__}; use "
+            f"OneHotEncoder.from_space for Discrete spaces"
+        )
+    return (space.low if low is None else low), (space.high if high is None else high)
+
+
+def _centres(low: np.ndarray, high: np.ndarray, n: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """Evenly spaced centres per dimension and their spacing, flattened over dimensions.
+
+    ``c_{i,k} = low_i + k * spacing_i`` with ``spacing_i = (high_i - low_i) / (n_i - 1)``; a
+    single centre sits at the midpoint with ``spacing_i = high_i - low_i``.
+    """
+    centres, spacing, dim_index = [], [], []
+    for i, k in enumerate(n):
+        if k == 1:
+            centres.append(np.array([(low[i] + high[i]) / 2]))
+            spacing.append(np.full(1, high[i] - low[i]))
+        else:
+            centres.append(np.linspace(low[i], high[i], k))
+            spacing.append(np.full(k, (high[i] - low[i]) / (k - 1)))
+        dim_index.append(np.full(k, i))
+    return np.concatenate(centres), np.concatenate(spacing), np.concatenate(dim_index)
+
+
+def _as_observation(obs: Any, ref: Tensor, dims: int) -> Tensor:
+    """``obs`` as a finite ``(B, dims)`` tensor with ``ref``'s dtype and device."""
+    obs = torch.as_tensor(obs, dtype=ref.dtype, device=ref.device)
+    if obs.ndim != 2 or obs.shape[1] != dims:
+        raise ValueError(f"obs must have shape (B, {dims}), got {tuple(obs.shape)}")
+    if not bool(torch.isfinite(obs).all()):
+        raise ValueError("obs must be finite, got NaN or inf")
+    return obs
+
+
+_CodeT = TypeVar("_CodeT", bound="_GaussianCode")
+
+
+class _GaussianCode(nn.Module):
+    """Per-dimension Gaussian receptive fields shared by the two population encoders."""
+
+    def __init__(
+        self,
+        low: Any,
+        high: Any,
+        n_per_dim: int | Sequence[int],
+        *,
+        sigma_scale: float = 0.5,
+        clip: bool = True,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        low, high = _check_bounds(low, high)
+        self.in_features = low.size
+        self.n_per_dim = _check_n_per_dim(n_per_dim, self.in_features)
+        self.out_features = self._size(self.n_per_dim)
+        self.sigma_scale = check_positive("sigma_scale", sigma_scale)
+        if not isinstance(clip, bool):
+            raise TypeError(f"clip must be a bool, got {type(clip).__name__}")
+        self.clip = clip
+        centres, spacing, dim_index = _centres(low, high, self.n_per_dim)
+        opts: dict[str, Any] = {"dtype": dtype or torch.get_default_dtype(), "device": device}
+        self.register_buffer("low", torch.tensor(low, **opts), persistent=False)
+        self.register_buffer("high", torch.tensor(high, **opts), persistent=False)
+        self.register_buffer("centres", torch.tensor(centres, **opts), persistent=False)
+        sigma = torch.tensor(self.sigma_scale * spacing, **opts)
+        self.register_buffer("sigma", sigma, persistent=False)
+        index = torch.tensor(dim_index, dtype=torch.long, device=device)
+        self.register_buffer("dim_index", index, persistent=False)
+
+    def _size(self, n_per_dim: tuple[int, ...]) -> int:
+        """Number of output neurons (validated by subclasses)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_space(
+        cls: type[_CodeT],
+        space: Any,
+        n_per_dim: int | Sequence[int],
+        *,
+        low: Any = None,
+        high: Any = None,
+        sigma_scale: float = 0.5,
+        clip: bool = True,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> _CodeT:
+        """Build from a Box-like ``space`` (anything with ``.low``/``.high``).
+
+        ``low``/``high``, when given, replace the space's bounds as a whole (needed where the
+        space is unbounded, e.g. CartPole's velocities).
+        """
+        low, high = _space_bounds(space, low, high)
+        return cls(
+            low, high, n_per_dim, sigma_scale=sigma_scale, clip=clip, dtype=dtype, device=device
+        )
+
+    def _activations(self, obs: Any) -> Tensor:
+        """``g_{i,k} = exp(-0.5 ((o_i - c_{i,k}) / sigma_i)^2)``, flat ``(B, sum_i n_i)``."""
+        obs = _as_observation(obs, self.low, self.in_features)
+        if self.clip:
+            obs = torch.maximum(torch.minimum(obs, self.high), self.low)
+        z = (obs[:, self.dim_index] - self.centres) / self.sigma
+        return torch.exp(-0.5 * z * z)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, n_per_dim={self.n_per_dim}, "
+            f"out_features={self.out_features}, sigma_scale={self.sigma_scale}, clip={self.clip}"
+        )
+
+
+class GaussianPopulationEncoder(_GaussianCode):
+    """One population of Gaussian receptive fields per observation dimension.
+
+    ``I_{i,k} = exp(-0.5 ((o_i - c_{i,k}) / sigma_i)^2)`` with ``n_i`` centres ``c_{i,k}``
+    evenly spaced over ``[low_i, high_i]`` (one centre: the midpoint) and ``sigma_i =
+    sigma_scale * spacing_i`` (one centre: spacing = high - low). With ``clip`` the
+    observation is first clamped to ``[low, high]``. Outputs are dimension 0's ``n_0``
+    neurons, then dimension 1's, and so on.
+
+    Args:
+        low, high: finite per-dimension bounds ``(D,)``.
+        n_per_dim: centres per dimension, an int or one int per dimension.
+        sigma_scale: receptive-field width in units of the centre spacing.
+        clip: clamp observations to the bounds first.
+        dtype, device: of the encoder's tensors and outputs (``.to()`` moves them).
+
+    Shape:
+        obs: ``(B, D)`` (tensor or array) -> currents ``(B, sum_i n_i)`` in ``[0, 1]``.
+
+    Example:
+        >>> import torch
+        >>> enc = GaussianPopulationEncoder([0.0], [2.0], 3)
+        >>> enc(torch.tensor([[1.0]]))
+        tensor([[0.1353, 1.0000, 0.1353]])
+    """
+
+    def _size(self, n_per_dim: tuple[int, ...]) -> int:
+        return sum(n_per_dim)
+
+    def forward(self, obs: Any) -> Tensor:
+        return self._activations(obs)
+
+
+class ConjunctiveGaussianEncoder(_GaussianCode):
+    """Product-of-Gaussians grid code over all observation dimensions (a BOXES-like code).
+
+    Per dimension the activations ``g_{i,k}`` are those of :class:`GaussianPopulationEncoder`;
+    the current of grid cell ``(k_1, ..., k_D)`` is ``prod_i g_{i,k_i}``, cells in row-major
+    order over ``(k_1, ..., k_D)``. The CartPole recipe uses ``low = [-2.4, -1.5, -0.2095,
+    -2.0]``, ``high = -low``, ``n_per_dim = (3, 3, 6, 5)``: 270 cells, sigma = (1.2, 0.75,
+    0.0419, 0.5).
+
+    Args:
+        low, high: finite per-dimension bounds ``(D,)``.
+        n_per_dim: centres per dimension, an int or one int per dimension; the grid has
+            ``prod_i n_i`` cells, at most :data:`MAX_CONJUNCTIVE_CELLS`.
+        sigma_scale: receptive-field width in units of the centre spacing.
+        clip: clamp observations to the bounds first.
+        dtype, device: of the encoder's tensors and outputs.
+
+    Shape:
+        obs: ``(B, D)`` (tensor or array) -> currents ``(B, prod_i n_i)`` in ``[0, 1]``.
+    """
+
+    def _size(self, n_per_dim: tuple[int, ...]) -> int:
+        cells = math.prod(n_per_dim)
+        if cells > MAX_CONJUNCTIVE_CELLS:
+            raise ValueError(
+                f"n_per_dim={n_per_dim} gives {cells} grid cells over {len(n_per_dim)} "
+                f"dimensions, more than {MAX_CONJUNCTIVE_CELLS}; use fewer centres per dimension "
+                f"(or GaussianPopulationEncoder, whose size grows as the sum, not the product)"
+            )
+        return cells
+
+    def forward(self, obs: Any) -> Tensor:
+        g = self._activations(obs)
+        cells = g[:, : self.n_per_dim[0]]
+        start = self.n_per_dim[0]
+        for n in self.n_per_dim[1:]:  # one outer product per dimension, never per cell
+            part = g[:, start : start + n]
+            cells = (cells.unsqueeze(2) * part.unsqueeze(1)).reshape(g.shape[0], -1)
+            start += n
+        return cells
+
+
+class OneHotEncoder(nn.Module):
+    """One-hot currents for Discrete observations: ``I[b, o_b - start] = value``, 0 elsewhere.
+
+    Args:
+        n: number of observation values.
+        value: current of the active neuron.
+        start: smallest observation value (as gymnasium's ``Discrete(n, start=...)``).
+        dtype, device: of the output.
+
+    Shape:
+        obs: ``(B,)`` or ``(B, 1)`` integers (tensor or array) -> currents ``(B, n)``.
+
+    Example:
+        >>> import torch
+        >>> OneHotEncoder(3)(torch.tensor([2, 0]))
+        tensor([[0., 0., 1.],
+                [1., 0., 0.]])
+    """
+
+    def __init__(
+        self,
+        n: int,
+        *,
+        value: float = 1.0,
+        start: int = 0,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.n = check_int("n", n, minimum=1)
+        if isinstance(start, bool) or not isinstance(start, int):
+            raise TypeError(f"start must be an int, got {type(start).__name__}")
+        self.start = start
+        self.out_features = self.n
+        value = check_positive("value", value)
+        value = torch.tensor(value, dtype=dtype, device=device)
+        self.register_buffer("value", value, persistent=False)
+
+    @classmethod
+    def from_space(
+        cls,
+        space: Any,
+        *,
+        value: float = 1.0,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> OneHotEncoder:
+        """Build from a Discrete-like ``space`` (``.n`` and optional ``.start``)."""
+        if not hasattr(space, "n"):
+            raise TypeError(f"space must be Discrete-like with .n, got {type(space).__name__}")
+        start = int(getattr(space, "start", 0))
+        return cls(int(space.n), value=value, start=start, dtype=dtype, device=device)
+
+    def forward(self, obs: Any) -> Tensor:
+        obs = torch.as_tensor(obs, device=self.value.device)
+        if obs.ndim == 2 and obs.shape[1] == 1:
+            obs = obs[:, 0]
+        if obs.ndim != 1:
+            raise ValueError(f"obs must have shape (B,) or (B, 1), got {tuple(obs.shape)}")
+        last = self.start + self.n - 1
+        if obs.dtype == torch.bool or obs.is_complex():
+            raise TypeError(f"obs must hold integers in [{self.start}, {last}], got {obs.dtype}")
+        if obs.is_floating_point() and not bool((obs == obs.round()).all()):
+            raise ValueError(f"obs must hold integers in [{self.start}, {last}], got {obs}")
+        if bool(((obs < self.start) | (obs > last)).any()):
+            raise ValueError(f"obs must lie in [{self.start}, {last}], got {obs}")
+        index = obs.long() - self.start
+        out = torch.zeros(obs.shape[0], self.n, dtype=self.value.dtype, device=obs.device)
+        return out.scatter_(1, index.unsqueeze(1), self.value.expand(obs.shape[0], 1))
+
+    def extra_repr(self) -> str:
+        return f"n={self.n}, start={self.start}, value={self.value.item()}"
