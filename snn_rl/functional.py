@@ -146,3 +146,183 @@ def refractory_gate(counts: Tensor) -> Tensor:
 def reset_voltage(v: Tensor, spikes: Tensor, *, v_rest: float) -> Tensor:
     """Hard reset: ``v <- v_rest`` where a spike occurred."""
     return torch.where(spikes > 0, torch.full_like(v, v_rest), v)
+
+
+# ------------------------------------------------------------------- learning-rule math
+# The learning rules see every connection through one "synapse view":
+#   weight (out, K); presynaptic trace x and spikes s (B, K, L), shared by every output, or
+#   (B, out, K, L) with per-synapse delays; postsynaptic spikes z and trace y (B, out, L).
+# Linear: K = in, L = 1. Conv2d: K = C_in*kh*kw (kernel elements), L = H_out*W_out (output
+# positions that share the kernel). A weight (o, k) averages its terms over the L positions.
+
+FedeMode = Literal["post_spike", "every_step"]
+FEDE_MODES: tuple[str, ...] = ("post_spike", "every_step")
+
+
+def _accumulate_pairs(
+    out: Tensor, pre: Tensor, post: Tensor, alpha: float, batch_mean: bool
+) -> Tensor:
+    """``out += alpha * sum_l pre[b, (o,) k, l] * post[b, o, l]`` (per env, or batch mean).
+
+    ``out`` is updated in place: the callers pass a tensor they own.
+    """
+    if pre.dim() == 4:  # per-synapse delays: (B, out, K, L)
+        term = torch.einsum("bokl,bol->bok", pre, post)
+        return out.add_(term.mean(0) if batch_mean else term, alpha=alpha)
+    if batch_mean:  # one (out, B*L) @ (B*L, K) matmul
+        b, n_out, positions = post.shape
+        p = post.transpose(0, 1).reshape(n_out, b * positions)
+        q = pre.transpose(1, 2).reshape(b * positions, pre.shape[1])
+        return out.addmm_(p, q, alpha=alpha / b)
+    if post.shape[-1] == 1:  # Linear: an outer product per env, one fused pass over E
+        return out.addcmul_(post, pre.transpose(1, 2), value=alpha)
+    return out.baddbmm_(post, pre.transpose(1, 2), alpha=alpha)
+
+
+def _pair_terms(
+    out: Tensor,
+    pre_trace: Tensor,
+    pre_spikes: Tensor,
+    post_spikes: Tensor,
+    post_trace: Tensor,
+    a_pre: float,
+    a_post: float,
+) -> Tensor:
+    batch_mean = out.dim() == 2
+    positions = post_spikes.shape[-1]
+    if a_pre != 0:
+        _accumulate_pairs(out, pre_trace, post_spikes, a_pre / positions, batch_mean)
+    if a_post != 0:
+        _accumulate_pairs(out, pre_spikes, post_trace, -a_post / positions, batch_mean)
+    return out
+
+
+def eligibility_update(
+    e_trace: Tensor,
+    pre_trace: Tensor,
+    pre_spikes: Tensor,
+    post_spikes: Tensor,
+    post_trace: Tensor,
+    *,
+    a_pre: float,
+    a_post: float,
+    e_trace_decay: float,
+    out: Tensor | None = None,
+) -> Tensor:
+    """One step of the MSTDPET eligibility trace (Florian 2007, in PySNN's per-step form).
+
+    ``E[o, k] <- g * E[o, k] + mean_l(a_pre * x[k, l] * z[o, l] - a_post * s[k, l] * y[o, l])``
+    per env, with ``g = e_trace_decay``: the pre trace times the post spikes potentiates, the
+    pre spikes times the post trace depresses. Given a 2-d ``e_trace``, the batch mean of E is
+    updated instead (with scalar rewards only that mean matters): one matmul per term.
+
+    Args:
+        e_trace: eligibility, per env ``(B, out, K)`` or batch mean ``(out, K)``.
+        pre_trace, pre_spikes: presynaptic trace x and spikes s at the synapses.
+        post_spikes, post_trace: postsynaptic spikes z and trace y.
+        a_pre: potentiation factor (pre trace x post spike).
+        a_post: depression factor (pre spike x post trace).
+        e_trace_decay: per-step decay factor g.
+        out: optional tensor shaped like ``e_trace`` to write the result into, as in torch's
+            ``out=``; it may be ``e_trace`` itself (the rules do this: a fresh allocation per
+            step costs several times the update for large E). Default: a new tensor.
+
+    Returns:
+        The new eligibility (``out`` when given), shaped like ``e_trace``.
+
+    Shape:
+        pre_trace, pre_spikes: ``(B, K, L)`` or ``(B, out, K, L)``;
+        post_spikes, post_trace: ``(B, out, L)``.
+    """
+    if out is None:
+        out = e_trace * e_trace_decay
+    elif out is e_trace:
+        out.mul_(e_trace_decay)
+    else:
+        torch.mul(e_trace, e_trace_decay, out=out)
+    return _pair_terms(out, pre_trace, pre_spikes, post_spikes, post_trace, a_pre, a_post)
+
+
+def stdp_update(
+    pre_trace: Tensor,
+    pre_spikes: Tensor,
+    post_spikes: Tensor,
+    post_trace: Tensor,
+    *,
+    a_pre: float,
+    a_post: float,
+    batch_mean: bool,
+) -> Tensor:
+    """Pair-based STDP term of one step: :func:`eligibility_update` from ``E = 0``.
+
+    ``D[o, k] = mean_l(a_pre * x[k, l] * z[o, l] - a_post * s[k, l] * y[o, l])`` per env, or
+    its mean over the batch when ``batch_mean``.
+
+    Shape:
+        as :func:`eligibility_update`; returns ``(out, K)`` if ``batch_mean`` else
+        ``(B, out, K)``.
+    """
+    b, n_out = post_spikes.shape[:2]
+    k = pre_trace.shape[-2]
+    out = pre_trace.new_zeros((n_out, k) if batch_mean else (b, n_out, k))
+    return _pair_terms(out, pre_trace, pre_spikes, post_spikes, post_trace, a_pre, a_post)
+
+
+def fede_delta(
+    weight: Tensor,
+    pre_trace: Tensor,
+    post_spikes: Tensor,
+    *,
+    w_init: float,
+    a: float,
+    mode: FedeMode = "post_spike",
+) -> Tensor:
+    """FedeSTDP weight change (Paredes-Valles et al.) before the learning rate.
+
+    With ``d = W - w_init`` and the normalised pre trace ``x_hat = x / max(x)``:
+    ``dW = exp(-d) * (mean e^x_hat - a) - exp(d) * (mean e^(1 - x_hat) - a)``, the mean being
+    taken over the postsynaptic neurons that *count* for the weight (batch rows and, for
+    Conv2d, output positions sharing the kernel):
+
+    * ``"post_spike"`` (the paper): neurons that spiked this step; ``max`` over each neuron's
+      receptive field.
+    * ``"every_step"`` (PySNN's schedule): every neuron of every env row; ``max`` over the
+      row's whole presynaptic trace.
+
+    A neuron whose ``max`` is not positive (no presynaptic activity) never counts, and a weight
+    with no counting neuron gets ``dW = 0``, so an all-zero trace gives no change (not NaN).
+
+    Args:
+        weight: ``W`` viewed as ``(out, K)``.
+        pre_trace: presynaptic trace x at the synapses.
+        post_spikes: postsynaptic spikes (read in ``"post_spike"`` mode only).
+        w_init: reference weight.
+        a: stability parameter in ``[0, 1)``.
+        mode: ``"post_spike"`` or ``"every_step"``.
+
+    Returns:
+        ``(out, K)`` change per weight, without the learning rate.
+
+    Shape:
+        pre_trace: ``(B, K, L)`` or ``(B, out, K, L)``; post_spikes: ``(B, out, L)``.
+    """
+    if mode == "post_spike":
+        peak = pre_trace.amax(-2, keepdim=True)  # (B, 1, L) or (B, out, 1, L)
+        active = (peak > 0).squeeze(-2).to(pre_trace.dtype)  # (B, L) or (B, out, L)
+        gate = post_spikes * (active.unsqueeze(1) if active.dim() == 2 else active)
+    elif mode == "every_step":
+        b, out, positions = post_spikes.shape
+        peak = pre_trace.flatten(1).amax(1).view(b, *([1] * (pre_trace.dim() - 1)))
+        active = (peak.flatten() > 0).to(pre_trace.dtype)
+        gate = active.view(b, 1, 1).expand(b, out, positions)
+    else:
+        raise ValueError(f"mode must be one of {list(FEDE_MODES)}, got {mode!r}")
+    x_hat = pre_trace / torch.where(peak > 0, peak, torch.ones_like(peak))
+    spec = "bol,bkl->ok" if pre_trace.dim() == 3 else "bol,bokl->ok"
+    ltp_mean = torch.einsum(spec, gate, torch.exp(x_hat))
+    ltd_mean = torch.einsum(spec, gate, torch.exp(1.0 - x_hat))
+    count = gate.sum((0, 2)).unsqueeze(1)  # (out, 1)
+    d = weight - w_init
+    scale = 1.0 / count.clamp_min(1.0)
+    delta = torch.exp(-d) * (ltp_mean * scale - a) - torch.exp(d) * (ltd_mean * scale - a)
+    return torch.where(count > 0, delta, torch.zeros_like(delta))
