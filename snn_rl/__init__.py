@@ -5,6 +5,21 @@ side and ``snn_rl.agents`` the Stable-Baselines3-like agents.
 """
 
 from snn_rl.connections import Conv2d, Linear
+from snn_rl.decoding import (
+    EpsilonGreedyDecoder,
+    GreedyDecoder,
+    PopulationVectorDecoder,
+    SoftmaxDecoder,
+    population_counts,
+)
+from snn_rl.encoding import (
+    BernoulliEncoder,
+    ConjunctiveGaussianEncoder,
+    GaussianPopulationEncoder,
+    OneHotEncoder,
+    PoissonEncoder,
+)
+from snn_rl.learning import MSTDP, MSTDPET, STDP, FedeSTDP, LearningRule
 from snn_rl.network import SNNNetwork
 from snn_rl.neurons import AdaptiveLIFNeuron, FedeNeuron, IFNeuron, Input, LIFNeuron
 
@@ -13,11 +28,26 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "AdaptiveLIFNeuron",
+    "BernoulliEncoder",
+    "ConjunctiveGaussianEncoder",
     "Conv2d",
+    "EpsilonGreedyDecoder",
     "FedeNeuron",
+    "FedeSTDP",
+    "GaussianPopulationEncoder",
+    "GreedyDecoder",
     "IFNeuron",
     "Input",
     "LIFNeuron",
+    "LearningRule",
     "Linear",
+    "MSTDP",
+    "MSTDPET",
+    "OneHotEncoder",
+    "PoissonEncoder",
+    "PopulationVectorDecoder",
     "SNNNetwork",
+    "STDP",
+    "SoftmaxDecoder",
+    "population_counts",
 ]

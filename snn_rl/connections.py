@@ -150,7 +150,7 @@ class Connection(nn.Module):
         """Clear the spikes in flight and the stored presynaptic activity (all rows, or masked)."""
         if batch_size is not None and mask is not None:
             raise ValueError("reset_state takes batch_size or mask, not both")
-        names = ("spikes", "trace") + (("_spike_buf", "_trace_buf") if self.max_delay else ())
+        names = self._state_names()
         if mask is not None:
             mask = check_mask(mask, self.batch_size).to(self.weight.device)
             for name in names:
@@ -171,6 +171,24 @@ class Connection(nn.Module):
             self._spike_buf = zeros((self.max_delay + 1, batch_size, *self.aligned_shape))
             self._trace_buf = zeros((self.max_delay + 1, batch_size, *self.aligned_shape))
         self._ptr = 0
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("spikes", "trace") + (("_spike_buf", "_trace_buf") if self.max_delay else ())
+
+    def get_state(self) -> dict[str, Tensor]:
+        """A snapshot (clones) of the transient state: arriving activity and spikes in flight."""
+        state = {name: getattr(self, name).clone() for name in self._state_names()}
+        state["_ptr"] = torch.tensor(self._ptr)
+        return state
+
+    def set_state(self, state: dict[str, Tensor]) -> None:
+        """Restore a snapshot taken by :meth:`get_state`."""
+        missing = ({"_ptr", *self._state_names()}) - set(state)
+        if missing:
+            raise KeyError(f"state lacks {sorted(missing)} for {type(self).__name__}")
+        for name in self._state_names():
+            setattr(self, name, state[name].to(self.weight.device, self.weight.dtype).clone())
+        self._ptr = int(state["_ptr"])
 
     # -------------------------------------------------------------------------- forward
     def forward(self, spikes: Tensor, trace: Tensor) -> Tensor:

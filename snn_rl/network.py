@@ -122,6 +122,28 @@ class SNNNetwork(nn.Module):
             if isinstance(module, Neuron | Connection):
                 module.reset_state(batch_size=batch_size, mask=mask)
 
+    def _stateful(self) -> list[tuple[str, Neuron | Connection]]:
+        return [(n, m) for n, m in self.named_modules() if isinstance(m, Neuron | Connection)]
+
+    def get_state(self) -> dict[str, Tensor]:
+        """Snapshot of every population's and connection's transient state (cloned tensors).
+
+        Keys are ``"<module path>.<state name>"``; weights are not included (use ``state_dict``).
+        """
+        return {
+            f"{name}.{key}": value
+            for name, module in self._stateful()
+            for key, value in module.get_state().items()
+        }
+
+    def set_state(self, state: Mapping[str, Tensor]) -> None:
+        """Restore a snapshot taken by :meth:`get_state` (possibly of another batch size)."""
+        for name, module in self._stateful():
+            prefix = f"{name}."
+            module.set_state(
+                {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            )
+
     # ---------------------------------------------------------------------- forward
     def source(self) -> Neuron:
         """The population that receives the network input (never postsynaptic)."""

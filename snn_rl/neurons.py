@@ -131,6 +131,25 @@ class Neuron(nn.Module):
             )
             setattr(self, name, fresh)
 
+    def get_state(self) -> dict[str, Tensor]:
+        """A snapshot (clones) of the state tensors, keyed by ``state_names``."""
+        return {name: getattr(self, name).clone() for name in self.state_names}
+
+    def set_state(self, state: dict[str, Tensor]) -> None:
+        """Restore a snapshot taken by :meth:`get_state` (any batch size)."""
+        missing = set(self.state_names) - set(state)
+        if missing:
+            raise KeyError(f"state lacks {sorted(missing)} for {type(self).__name__}")
+        batch = {state[name].shape[0] for name in self.state_names}
+        for name in self.state_names:
+            value = state[name]
+            if len(batch) != 1 or tuple(value.shape[1:]) != self.shape:
+                raise ValueError(
+                    f"state {name!r} must have shape (B, *{self.shape}) with one B for all "
+                    f"tensors, got {tuple(value.shape)}"
+                )
+            setattr(self, name, value.to(self.spikes.device, self.spikes.dtype).clone())
+
     def _check_input(self, name: str, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")

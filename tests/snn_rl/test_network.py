@@ -169,3 +169,25 @@ def test_modules_registered_once_and_moved_by_to():
     assert hid.v.dtype == torch.float64 and inp.trace.dtype == torch.float64
     net.reset_state(2)
     assert net(torch.ones(2, 3)).dtype == torch.float64
+
+
+def test_get_and_set_state_round_trip_across_batch_sizes():
+    net = SNNNetwork()
+    inp, out = Input(2), LIFNeuron(2, tau_v=0.9)
+    net.add_layer("fc", Linear(2, 2, weight=0.4, delay=2), inp, out)
+    net.reset_state(3)
+    g = torch.Generator().manual_seed(0)
+    xs = (torch.rand(10, 3, 2, generator=g) < 0.6).float()
+    for x in xs[:5]:
+        net(x)
+    snap = net.get_state()
+    assert snap["neurons.fc_post.v"].shape == (3, 2) and "connections.fc._spike_buf" in snap
+    rest = torch.stack([net(x) for x in xs[5:]])
+    net.reset_state(batch_size=1)  # e.g. an evaluation with another batch size
+    net(torch.ones(1, 2))
+    net.set_state(snap)
+    assert net.batch_size == 3
+    again = torch.stack([net(x) for x in xs[5:]])
+    assert torch.equal(rest, again)
+    with pytest.raises(KeyError, match="lacks"):
+        out.set_state({"v": torch.zeros(3, 2)})
