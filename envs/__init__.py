@@ -1,1 +1,92 @@
-"""Gymnasium side of snn-rl: research tasks, wrappers, reward signals, torch-native vector envs."""
+"""Gymnasium side of snn-rl: research tasks, wrappers, reward signals, torch-native vector envs.
+
+Importing ``snn_rl.envs`` registers the ``snn_rl/`` env ids with Gymnasium:
+
+- single envs (``gymnasium.make``): ``snn_rl/Bandit-v0``, ``snn_rl/XOR-v0``,
+  ``snn_rl/TargetRate-v0``. ``gymnasium.make("snn_rl.envs:snn_rl/Bandit-v0")`` imports this
+  package on demand.
+- torch-native vector envs (``gymnasium.make_vec(..., vectorization_mode=
+  "vector_entry_point", device=...)``; other keyword arguments pass through):
+  ``snn_rl/CartPole-v1``, ``snn_rl/Acrobot-v1``, ``snn_rl/MountainCar-v0``,
+  ``snn_rl/Pendulum-v1``.
+"""
+
+import gymnasium as gym
+
+from .bandit import BanditEnv
+from .reward_wrappers import RewardSignalWrapper, VectorRewardSignalWrapper
+from .rewards import (
+    REWARD_SIGNALS,
+    EnvReward,
+    FunctionReward,
+    RewardPredictionError,
+    RewardSignal,
+    SumSignal,
+    TDError,
+    TerminalReward,
+    Transition,
+    make_reward_signal,
+    register_reward_signal,
+)
+from .target_rate import TargetRateEnv
+from .torch_acrobot import TorchAcrobotVec
+from .torch_cartpole import TorchCartPoleVec
+from .torch_mountain_car import TorchMountainCarVec
+from .torch_pendulum import TorchPendulumVec
+from .torch_vector import TorchVectorEnv
+from .xor import XOREnv
+
+__all__ = [
+    "REWARD_SIGNALS",
+    "BanditEnv",
+    "EnvReward",
+    "FunctionReward",
+    "RewardPredictionError",
+    "RewardSignal",
+    "RewardSignalWrapper",
+    "SumSignal",
+    "TDError",
+    "TargetRateEnv",
+    "TerminalReward",
+    "TorchAcrobotVec",
+    "TorchCartPoleVec",
+    "TorchMountainCarVec",
+    "TorchPendulumVec",
+    "TorchVectorEnv",
+    "Transition",
+    "VectorRewardSignalWrapper",
+    "XOREnv",
+    "make_reward_signal",
+    "register_reward_signal",
+]
+
+# id -> registration arguments; reward thresholds hold for the default constructor arguments.
+_SINGLE_ENVS = {
+    "snn_rl/Bandit-v0": ("snn_rl.envs.bandit:BanditEnv", 0.75),
+    "snn_rl/XOR-v0": ("snn_rl.envs.xor:XOREnv", 0.9),
+    "snn_rl/TargetRate-v0": ("snn_rl.envs.target_rate:TargetRateEnv", -0.1),
+}
+_VECTOR_ENVS = {
+    "snn_rl/CartPole-v1": ("snn_rl.envs.torch_cartpole:TorchCartPoleVec", 500, 475.0),
+    "snn_rl/Acrobot-v1": ("snn_rl.envs.torch_acrobot:TorchAcrobotVec", 500, -100.0),
+    "snn_rl/MountainCar-v0": ("snn_rl.envs.torch_mountain_car:TorchMountainCarVec", 200, -110.0),
+    "snn_rl/Pendulum-v1": ("snn_rl.envs.torch_pendulum:TorchPendulumVec", 200, None),
+}
+
+
+def _register_envs() -> None:
+    """Register every id once (re-importing the package does not re-register)."""
+    for env_id, (entry_point, threshold) in _SINGLE_ENVS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point=entry_point, reward_threshold=threshold)
+    for env_id, (entry_point, max_steps, threshold) in _VECTOR_ENVS.items():
+        if env_id not in gym.registry:
+            gym.register(
+                id=env_id,
+                vector_entry_point=entry_point,
+                max_episode_steps=max_steps,
+                reward_threshold=threshold,
+            )
+
+
+_register_envs()
