@@ -1,21 +1,229 @@
-"""The ``snn-rl`` command line."""
+"""The ``snn-rl`` command line: ``train``, ``evaluate``, ``enjoy``.
+
+Examples::
+
+    snn-rl train CartPole-v1                      # tuned defaults, saves runs/CartPole-v1/model.zip
+    snn-rl evaluate runs/CartPole-v1/model.zip --env CartPole-v1 --episodes 100 --json
+    snn-rl enjoy runs/CartPole-v1/model.zip --output cartpole.gif
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
 
 from snn_rl import __version__
+
+DEFAULT_TIMESTEPS = 100_000
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="snn-rl",
-        description="Train and evaluate spiking agents on Gymnasium tasks.",
+        prog="snn-rl", description="Train and evaluate spiking agents on Gymnasium tasks."
     )
     parser.add_argument("--version", action="version", version=f"snn-rl {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train an MSTDPET spiking agent on an env")
+    train.add_argument("env_id", help="Gymnasium env id, e.g. CartPole-v1")
+    train.add_argument(
+        "--total-timesteps",
+        type=_non_negative_int,
+        default=None,
+        help=f"env steps (default: the tuned value, else {DEFAULT_TIMESTEPS})",
+    )
+    train.add_argument("--n-envs", type=_positive_int, default=None, help="parallel envs")
+    train.add_argument("--seed", type=_non_negative_int, default=0)
+    train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    train.add_argument("--reward-signal", default=None, help="td, rpe, env, ... (default: tuned)")
+    train.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML file of MSTDPETAgent hyperparameters (override the tuned ones)",
+    )
+    train.add_argument("--output", type=Path, default=None, help="folder (default runs/ENV_ID)")
+    train.add_argument("--eval-episodes", type=_positive_int, default=100)
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--verbose", type=int, default=0, choices=(0, 1))
+
+    ev = sub.add_parser("evaluate", help="mean and std of episode return of a saved agent")
+    ev.add_argument("model", type=Path)
+    ev.add_argument("--env", dest="env_id", default=None, help="env id (default: the saved one)")
+    ev.add_argument("--episodes", type=_positive_int, default=100)
+    ev.add_argument("--seed", type=_non_negative_int, default=0)
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--stochastic", action="store_true", help="keep exploration on")
+    ev.add_argument("--json", action="store_true", help="print JSON")
+
+    enjoy = sub.add_parser("enjoy", help="watch a saved agent (screen, or a .gif file)")
+    enjoy.add_argument("model", type=Path)
+    enjoy.add_argument("--env", dest="env_id", default=None)
+    enjoy.add_argument("--episodes", type=_positive_int, default=1)
+    enjoy.add_argument("--seed", type=_non_negative_int, default=0)
+    enjoy.add_argument("--output", type=Path, default=None, help="write frames to this .gif")
+    enjoy.add_argument("--max-steps", type=_positive_int, default=1000)
+    enjoy.add_argument("--device", default="auto")
     return parser
+
+
+def _load_config(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise SystemExit(f"snn-rl: cannot read --config {path}: {err}") from err
+    if not isinstance(data, dict):
+        raise SystemExit(f"snn-rl: --config {path} must hold a mapping of hyperparameters")
+    return data
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from snn_rl.agents import MSTDPETAgent
+    from snn_rl.agents.evaluation import evaluate
+    from snn_rl.agents.hyperparams import load_hyperparams
+
+    overrides = _load_config(args.config)
+    tuned_steps = load_hyperparams("mstdpet", args.env_id).get("n_timesteps")
+    total = args.total_timesteps or overrides.pop("n_timesteps", None) or tuned_steps
+    total = DEFAULT_TIMESTEPS if total is None else int(total)
+    output = args.output or Path("runs") / args.env_id.replace("/", "_")
+    agent = MSTDPETAgent(
+        args.env_id,
+        n_envs=args.n_envs,
+        reward_signal=args.reward_signal,
+        device=args.device,
+        seed=args.seed,
+        verbose=args.verbose,
+        **overrides,
+    )
+    print(
+        f"training MSTDPETAgent on {args.env_id} for {total} env steps "
+        f"({agent.n_envs} envs, device {agent.device}, seed {args.seed})"
+    )
+    start = time.perf_counter()
+    agent.learn(total, progress_bar=not args.no_progress)
+    train_s = time.perf_counter() - start
+    path = agent.save(output / "model.zip")
+    result = evaluate(agent, args.env_id, n_episodes=args.eval_episodes, seed=10_000 + args.seed)
+    summary = {
+        "env_id": args.env_id,
+        "total_timesteps": agent.num_timesteps,
+        "train_seconds": round(train_s, 1),
+        "model": str(path),
+        **result.as_dict(),
+    }
+    (output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"saved {path}; trained {agent.num_timesteps} env steps in {train_s:.0f} s")
+    print(
+        f"evaluation over {result.returns.size} episodes: "
+        f"mean return {result.mean:.1f} +/- {result.std:.1f}"
+    )
+    return 0
+
+
+def _load_agent(path: Path, device: str):
+    from snn_rl.agents import MSTDPETAgent
+
+    return MSTDPETAgent.load(path, device=device)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from snn_rl.agents.evaluation import evaluate
+
+    agent = _load_agent(args.model, args.device)
+    env_id = args.env_id or agent.env_id
+    if env_id is None:
+        raise SystemExit("snn-rl: the checkpoint names no env; pass --env ENV_ID")
+    result = evaluate(
+        agent, env_id, n_episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic
+    )
+    if args.json:
+        print(json.dumps({"env_id": env_id, **result.as_dict()}))
+    else:
+        print(
+            f"{env_id}: mean return {result.mean:.2f} +/- {result.std:.2f} "
+            f"over {result.returns.size} episodes"
+        )
+    return 0
+
+
+def cmd_enjoy(args: argparse.Namespace) -> int:
+    from snn_rl.agents.env_util import make_env
+
+    agent = _load_agent(args.model, args.device)
+    env_id = args.env_id or agent.env_id
+    if env_id is None:
+        raise SystemExit("snn-rl: the checkpoint names no env; pass --env ENV_ID")
+    mode = "rgb_array" if args.output else "human"
+    try:
+        env = make_env(env_id, render_mode=mode)
+    except Exception as err:  # rendering back-ends are optional
+        raise SystemExit(
+            f"snn-rl: cannot render {env_id} ({err}); pip install 'snn-rl[render]'"
+        ) from err
+    frames, returns = [], []
+    for episode in range(args.episodes):
+        obs, _ = env.reset(seed=args.seed + episode)
+        state, total, start = None, 0.0, True
+        for _ in range(args.max_steps):
+            action, state = agent.predict(
+                obs, state=state, episode_start=[start], deterministic=True
+            )
+            start = False
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            if mode == "rgb_array":
+                frames.append(env.render())
+            if terminated or truncated:
+                break
+        returns.append(total)
+        print(f"episode {episode}: return {total:.1f}")
+    env.close()
+    if args.output:
+        _write_gif(frames, args.output)
+        print(f"wrote {len(frames)} frames to {args.output}")
+    return 0
+
+
+def _write_gif(frames: list, path: Path) -> None:
+    if path.suffix.lower() != ".gif":
+        raise SystemExit(f"snn-rl: --output must end in .gif, got {path}")
+    try:
+        from PIL import Image
+    except ImportError as err:
+        raise SystemExit(
+            "snn-rl: writing a gif needs Pillow; pip install 'snn-rl[render]'"
+        ) from err
+    images = [Image.fromarray(f) for f in frames[::2]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=40, loop=0)
+    tmp.replace(path)
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "enjoy": cmd_enjoy}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,7 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return 0
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"snn-rl {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,155 @@
+"""Callbacks: Stable-Baselines3's own classes work with our agents unchanged.
+
+Our agents implement what SB3's callbacks read from a model (``num_timesteps``,
+``get_env()``, ``logger``, ``save()``, ``predict()``, ``get_vec_normalize_env()``), so
+``EvalCallback``, ``CheckpointCallback``, ``StopTrainingOnRewardThreshold``,
+``CallbackList`` and custom ``BaseCallback`` subclasses are used as they are; they are
+re-exported here for convenience. :class:`ProgressBar` is a plain-tqdm progress bar (SB3's
+needs the ``rich`` package too).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import (
+    BaseCallback,
+    CallbackList,
+    CheckpointCallback,
+    ConvertCallback,
+    EvalCallback,
+    StopTrainingOnMaxEpisodes,
+    StopTrainingOnNoModelImprovement,
+    StopTrainingOnRewardThreshold,
+)
+from tqdm.auto import tqdm
+
+__all__ = [
+    "BaseCallback",
+    "CallbackList",
+    "CheckpointCallback",
+    "EvalCallback",
+    "ProgressBar",
+    "StopTrainingOnMaxEpisodes",
+    "StopTrainingOnNoModelImprovement",
+    "StopTrainingOnRewardThreshold",
+    "ScheduledEvaluation",
+    "make_callback",
+]
+
+MaybeCallback = BaseCallback | list | Callable[[dict, dict], bool] | None
+
+
+class ProgressBar(BaseCallback):
+    """A tqdm progress bar over the env steps of one ``learn`` call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pbar: Any = None
+        self._last = 0
+
+    def _on_training_start(self) -> None:
+        self._last = self.model.num_timesteps
+        total = self.locals["total_timesteps"] - self.model.num_timesteps
+        self.pbar = tqdm(total=total, unit="step", dynamic_ncols=True)
+
+    def _on_step(self) -> bool:
+        now = self.model.num_timesteps
+        self.pbar.update(now - self._last)
+        self._last = now
+        return True
+
+    def _on_training_end(self) -> None:
+        self.pbar.refresh()
+        self.pbar.close()
+
+
+class ScheduledEvaluation(BaseCallback):
+    """Evaluate every ``eval_freq`` env steps (counted in ``model.num_timesteps``) for any model.
+
+    Unlike SB3's ``EvalCallback`` (which counts vector steps), the schedule is in env steps, so
+    agents with different numbers of envs are evaluated at the same points. Each point
+    records env steps, training wall-clock (evaluation time excluded) and the episode returns;
+    ``on_result`` (if given) receives every record as it is made.
+
+    Args:
+        evaluate_fn: ``model -> (returns array, lengths array)``.
+        eval_freq: env steps between evaluations (> 0); an evaluation also runs at step 0
+            when ``eval_at_start``.
+        on_result: optional ``f(record: dict) -> None``.
+        stop_threshold: stop training once the mean return reaches it (None: never).
+    """
+
+    def __init__(
+        self,
+        evaluate_fn: Callable[[Any], tuple[Any, Any]],
+        eval_freq: int,
+        *,
+        on_result: Callable[[dict], None] | None = None,
+        eval_at_start: bool = False,
+        stop_threshold: float | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(eval_freq, bool) or not isinstance(eval_freq, int) or eval_freq < 1:
+            raise ValueError(f"eval_freq must be a positive int, got {eval_freq!r}")
+        self.evaluate_fn = evaluate_fn
+        self.eval_freq = eval_freq
+        self.on_result = on_result
+        self.eval_at_start = eval_at_start
+        self.stop_threshold = stop_threshold
+        self.records: list[dict] = []
+        self._next = eval_freq
+        self._train_time = 0.0
+        self._mark = 0.0
+
+    def _evaluate(self) -> bool:
+        self._train_time += time.perf_counter() - self._mark
+        returns, lengths = self.evaluate_fn(self.model)
+        returns = np.asarray(returns, dtype=np.float64)
+        record = {
+            "timesteps": int(self.model.num_timesteps),
+            "train_seconds": self._train_time,
+            "mean_return": float(returns.mean()),
+            "std_return": float(returns.std()),
+            "min_return": float(returns.min()),
+            "mean_length": float(np.mean(lengths)),
+            "episodes": int(returns.size),
+        }
+        self.records.append(record)
+        if self.on_result is not None:
+            self.on_result(record)
+        self._mark = time.perf_counter()
+        return self.stop_threshold is None or record["mean_return"] < self.stop_threshold
+
+    def _on_training_start(self) -> None:
+        self._mark = time.perf_counter()
+        self._next = (self.model.num_timesteps // self.eval_freq + 1) * self.eval_freq
+        if self.eval_at_start:
+            self._evaluate()
+
+    def _on_step(self) -> bool:
+        if self.model.num_timesteps < self._next:
+            return True
+        self._next = (self.model.num_timesteps // self.eval_freq + 1) * self.eval_freq
+        return self._evaluate()
+
+
+def make_callback(callback: MaybeCallback, progress_bar: bool) -> BaseCallback:
+    """Turn a callback, a list of them, a ``f(locals, globals) -> bool`` or None into one callback."""
+    if isinstance(callback, list):
+        callback = CallbackList(callback)
+    elif callback is None:
+        callback = CallbackList([])
+    elif not isinstance(callback, BaseCallback):
+        if not callable(callback):
+            raise TypeError(
+                "callback must be a BaseCallback, a list of them, a callable "
+                f"f(locals, globals) -> bool, or None; got {type(callback).__name__}"
+            )
+        callback = ConvertCallback(callback)
+    if progress_bar:
+        callback = CallbackList([callback, ProgressBar()])
+    return callback

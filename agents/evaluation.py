@@ -1,0 +1,83 @@
+"""One evaluation protocol for spiking agents and SB3 models alike.
+
+``evaluate(model, env_id, n_episodes=100, seed=0)`` runs ``n_episodes`` deterministic episodes
+on an SB3 ``DummyVecEnv`` of up to ``max_envs`` Monitor-wrapped copies of the env (made by the
+shared factory, seeded ``seed, seed+1, ...``) through
+``stable_baselines3.common.evaluation.evaluate_policy``, so both arms of a comparison are
+scored by the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from snn_rl.agents.env_util import make_env
+
+__all__ = ["EvalResult", "evaluate", "make_eval_env"]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Returns and lengths of the evaluation episodes."""
+
+    returns: np.ndarray
+    lengths: np.ndarray
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.returns))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.returns))
+
+    def as_dict(self) -> dict:
+        return {
+            "mean_return": self.mean,
+            "std_return": self.std,
+            "min_return": float(np.min(self.returns)),
+            "max_return": float(np.max(self.returns)),
+            "mean_length": float(np.mean(self.lengths)),
+            "episodes": int(len(self.returns)),
+        }
+
+
+def make_eval_env(
+    env_id: str, n_envs: int, seed: int, env_kwargs: dict | None = None
+) -> DummyVecEnv:
+    """An SB3 vector env of ``n_envs`` Monitor-wrapped copies, seeded ``seed + i``."""
+    vec = DummyVecEnv([lambda: Monitor(make_env(env_id, env_kwargs=env_kwargs))] * n_envs)
+    vec.seed(seed)
+    return vec
+
+
+def evaluate(
+    model,
+    env_id: str,
+    *,
+    n_episodes: int = 100,
+    seed: int = 0,
+    deterministic: bool = True,
+    max_envs: int = 100,
+    env_kwargs: dict | None = None,
+) -> EvalResult:
+    """Score ``model`` (anything with SB3's ``predict``) over ``n_episodes`` episodes."""
+    if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes < 1:
+        raise ValueError(f"n_episodes must be a positive int, got {n_episodes!r}")
+    vec = make_eval_env(env_id, min(n_episodes, max_envs), seed, env_kwargs)
+    try:
+        returns, lengths = evaluate_policy(
+            model,
+            vec,
+            n_eval_episodes=n_episodes,
+            deterministic=deterministic,
+            return_episode_rewards=True,
+        )
+    finally:
+        vec.close()
+    return EvalResult(np.asarray(returns, dtype=np.float64), np.asarray(lengths))

@@ -1,0 +1,47 @@
+"""Tuned hyperparameters per algorithm and env id, shipped as YAML (like rl-zoo's).
+
+``agents/hyperparams/<algo>.yml`` maps env ids to keyword arguments of the algorithm's
+constructor. ``load_hyperparams("mstdpet", "CartPole-v1")`` returns that mapping (a new dict),
+or ``{}`` when the env has no entry.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+__all__ = ["HYPERPARAMS_DIR", "available_algos", "load_hyperparams", "tuned_env_ids"]
+
+HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
+
+
+@cache
+def _read(algo: str) -> dict:
+    path = HYPERPARAMS_DIR / f"{algo}.yml"
+    if not path.is_file():
+        raise ValueError(
+            f"no hyperparameter file for algo {algo!r}; available: {available_algos()}"
+        )
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ValueError(f"{path} must map env ids to mappings of hyperparameters")
+    return data
+
+
+def available_algos() -> list[str]:
+    return sorted(p.stem for p in HYPERPARAMS_DIR.glob("*.yml"))
+
+
+def tuned_env_ids(algo: str) -> list[str]:
+    """Env ids that have tuned hyperparameters for ``algo``."""
+    return sorted(_read(algo))
+
+
+def load_hyperparams(algo: str, env_id: str | None) -> dict:
+    """Tuned keyword arguments for ``algo`` on ``env_id`` (a deep copy; ``{}`` if none)."""
+    if env_id is None:
+        return {}
+    return copy.deepcopy(_read(algo).get(env_id, {}))

@@ -1,0 +1,547 @@
+"""MSTDPETAgent: a spiking agent whose weights learn only through MSTDPET (Florian 2007).
+
+One vector step (all envs at once, envs are the batch):
+
+1. encode the observation into input currents (population code);
+2. decision window: ``decision_steps`` simulation steps, ``rule.update_state()`` after each;
+3. choose the action from the output spike counts (exploration outside the network);
+4. efference-copy window: ``feedback_steps`` steps driving the chosen action's population,
+   ``rule.update_state()`` after each;
+5. step the envs;
+6. reward timing: the modulatory signal of env step t (the reward signal applied to the
+   transition's reward, termination, truncation, observation and true next observation)
+   multiplies the eligibility as it stands right after step 4 of env step t, i.e. the
+   decision and efference windows of action t plus the decayed windows of earlier actions:
+   ``W <- W + lr * mean_b(signal_b * E_b)``;
+7. rows whose episode ended, and NEXT_STEP dummy rows, get their neuron state, eligibility
+   and reward-signal episode state reset.
+
+The measured recipe behind the CartPole defaults is in docs/results.md.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar, Literal
+
+import gymnasium as gym
+import torch
+from gymnasium.vector import VectorEnv
+from torch import Tensor, nn
+
+from snn_rl import IFNeuron, Input, LIFNeuron, Linear, SNNNetwork
+from snn_rl.agents.base import SpikingAgent
+from snn_rl.agents.hyperparams import load_hyperparams
+from snn_rl.agents.policy import SpikingPolicy
+from snn_rl.decoding import EpsilonGreedyDecoder, SoftmaxDecoder
+from snn_rl.encoding import ConjunctiveGaussianEncoder, GaussianPopulationEncoder, OneHotEncoder
+from snn_rl.envs.rewards import RewardSignal, make_reward_signal
+from snn_rl.learning import MSTDPET, FedeSTDP
+
+__all__ = ["MSTDPETAgent", "MSTDPETConfig"]
+
+Exploration = Literal["epsilon", "softmax"]
+
+
+@dataclass
+class MSTDPETConfig:
+    """Every hyperparameter of :class:`MSTDPETAgent` (plain data, saved in checkpoints).
+
+    Resolution order: these generic defaults < the tuned YAML entry for the env id
+    (``agents/hyperparams/mstdpet.yml``) < arguments given to the constructor.
+    """
+
+    n_envs: int = 16
+    encoder: dict = field(default_factory=lambda: {"type": "auto"})
+    hidden_sizes: list = field(default_factory=list)
+    pop_size: int = 10
+    decision_steps: int = 5
+    feedback_steps: int = 5
+    feedback_current: float = 2.0
+    tau_v: float = 0.8
+    tau_t: float = 0.8
+    thresh: float = 1.0
+    v_min: float | None = 0.0
+    a_pre: float = 1.0
+    a_post: float = 0.0
+    lr: float = 0.01
+    e_trace_decay: float = 0.97793
+    w_min: float | None = -3.0
+    w_max: float | None = 3.0
+    weight_init_mean: float = 0.3
+    weight_init_std: float = 0.1
+    reward_signal: str | None = "td"
+    reward_signal_kwargs: dict = field(default_factory=dict)
+    exploration: Exploration = "epsilon"
+    exploration_initial_eps: float = 0.1
+    exploration_final_eps: float = 0.1
+    exploration_fraction: float = 0.0
+    softmax_temperature: float = 2.0
+    feature_layer: dict | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("n_envs", "pop_size", "decision_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(self.feedback_steps, int) or self.feedback_steps < 0:
+            raise ValueError(f"feedback_steps must be an int >= 0, got {self.feedback_steps!r}")
+        if not all(isinstance(h, int) and h > 0 for h in self.hidden_sizes):
+            raise ValueError(f"hidden_sizes must be positive ints, got {self.hidden_sizes!r}")
+        if self.exploration not in ("epsilon", "softmax"):
+            raise ValueError(
+                f"exploration must be 'epsilon' or 'softmax', got {self.exploration!r}"
+            )
+        for name in ("exploration_initial_eps", "exploration_final_eps", "exploration_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.e_trace_decay <= 1.0:
+            raise ValueError(f"e_trace_decay must lie in [0, 1], got {self.e_trace_decay}")
+        if self.lr < 0 or self.softmax_temperature <= 0:
+            raise ValueError("lr must be >= 0 and softmax_temperature > 0")
+
+    @classmethod
+    def resolve(cls, env_id: str | None, overrides: dict) -> MSTDPETConfig:
+        names = {f.name for f in fields(cls)}
+        tuned = load_hyperparams("mstdpet", env_id)
+        tuned.pop("n_timesteps", None)  # a training budget, read by the CLI and benchmarks
+        unknown = (set(tuned) | set(overrides)) - names
+        if unknown:
+            raise ValueError(
+                f"unknown MSTDPETAgent hyperparameters {sorted(unknown)}; valid: {sorted(names)}"
+            )
+        return cls(**{**tuned, **overrides})
+
+
+def build_encoder(config: dict, space: gym.spaces.Space) -> nn.Module:
+    """Encoder from its config: ``type`` auto | conjunctive | gaussian | onehot (+ its args)."""
+    cfg = dict(config)
+    kind = cfg.pop("type", "auto")
+    if isinstance(space, gym.spaces.Discrete):
+        if kind not in ("auto", "onehot"):
+            raise ValueError(f"a Discrete observation space needs a one-hot encoder, got {kind!r}")
+        return OneHotEncoder(int(space.n), **cfg)
+    dims = int(space.shape[0])
+    if kind == "auto":
+        kind = "conjunctive" if dims <= 6 else "gaussian"
+        cfg.setdefault("n_per_dim", 5 if dims <= 4 else 3 if kind == "conjunctive" else 10)
+    low, high = cfg.pop("low", None), cfg.pop("high", None)
+    classes = {"conjunctive": ConjunctiveGaussianEncoder, "gaussian": GaussianPopulationEncoder}
+    if kind not in classes:
+        raise ValueError(
+            f"encoder type must be one of {['auto', *classes, 'onehot']}, got {kind!r}"
+        )
+    try:
+        return classes[kind].from_space(space, cfg.pop("n_per_dim"), low=low, high=high, **cfg)
+    except ValueError as err:
+        raise ValueError(
+            f"{err} (pass bounds through the agent: encoder={{'low': [...], 'high': [...]}})"
+        ) from err
+
+
+def build_network(
+    n_inputs: int, n_outputs: int, config: MSTDPETConfig, generator: torch.Generator
+) -> SNNNetwork:
+    """Default network: rate-coding IF inputs -> [Fede features] -> hidden LIF -> output LIF."""
+    net = SNNNetwork()
+    lif = {
+        "thresh": config.thresh,
+        "tau_v": config.tau_v,
+        "tau_t": config.tau_t,
+        "v_min": config.v_min,
+    }
+    pre = IFNeuron(n_inputs, thresh=1.0, v_rest=0.0, alpha_v=1.0, tau_t=config.tau_t)
+    size = n_inputs
+    if config.feature_layer:
+        from snn_rl import FedeNeuron
+
+        feat = config.feature_layer
+        post = FedeNeuron(int(feat["size"]), thresh=float(feat.get("thresh", 1.0)))
+        net.add_layer("features", Linear(size, post.shape[0], generator=generator), pre, post)
+        net.connections["features"].reset_weights("constant", float(feat.get("w_init", 0.5)))
+        pre, size = post, post.shape[0]
+    for i, hidden in enumerate(config.hidden_sizes):
+        post = LIFNeuron(hidden, **lif)
+        net.add_layer(f"hidden{i}", Linear(size, hidden, generator=generator), pre, post)
+        pre, size = post, hidden
+    net.add_layer(
+        "output", Linear(size, n_outputs, generator=generator), pre, LIFNeuron(n_outputs, **lif)
+    )
+    for name, conn in net.connections.items():
+        if name != "features":
+            conn.reset_weights(
+                "normal", config.weight_init_mean, config.weight_init_std, generator=generator
+            )
+    return net
+
+
+class MSTDPETAgent(SpikingAgent):
+    """Spiking agent trained by reward-modulated STDP with eligibility traces.
+
+    Args:
+        env: env id, env instance or Gymnasium ``VectorEnv`` (its envs are the batch).
+        network: optional user :class:`~snn_rl.SNNNetwork` (source population takes the
+            encoder's currents; its last layer ends in the output population of
+            ``n_actions * pop_size`` neurons). Default: built from the spaces and config.
+        reward_signal: registry name ("td", "rpe", "env"), a RewardSignal, or a callable
+            ``f(reward, terminated, truncated, obs, next_obs) -> (B,)``.
+        device, seed, verbose, tensorboard_log: as :class:`SpikingAgent`.
+        **hyperparameters: any field of :class:`MSTDPETConfig` (keyword only); None or
+            absent means the tuned value for the env id, else the generic default.
+
+    Example:
+        >>> from snn_rl.agents import MSTDPETAgent
+        >>> agent = MSTDPETAgent("CartPole-v1", n_envs=2, seed=0, device="cpu")
+        >>> agent.config.encoder["n_per_dim"], agent.policy.output.shape
+        ([3, 3, 6, 5], (20,))
+        >>> _ = agent.learn(64)
+        >>> agent.num_timesteps >= 64
+        True
+    """
+
+    algo_name: ClassVar[str] = "MSTDPET"
+
+    def __init__(
+        self,
+        env: str | gym.Env | VectorEnv | None,
+        *,
+        network: SNNNetwork | None = None,
+        reward_signal: str | RewardSignal | Callable | None = None,
+        n_envs: int | None = None,
+        device: str | torch.device = "auto",
+        seed: int | None = None,
+        verbose: int = 0,
+        tensorboard_log: str | None = None,
+        config: MSTDPETConfig | None = None,
+        observation_space: gym.spaces.Space | None = None,
+        action_space: gym.spaces.Space | None = None,
+        **hyperparameters: Any,
+    ) -> None:
+        env_id = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", None)
+        overrides = dict(hyperparameters)
+        if n_envs is not None:
+            overrides["n_envs"] = n_envs
+        if isinstance(reward_signal, str):
+            overrides["reward_signal"] = reward_signal
+        self.config = config if config is not None else MSTDPETConfig.resolve(env_id, overrides)
+        self._custom_network = network is not None
+        self._custom_signal = reward_signal is not None and not isinstance(reward_signal, str)
+        super().__init__(
+            env,
+            n_envs=self.config.n_envs,
+            device=device,
+            seed=seed,
+            verbose=verbose,
+            tensorboard_log=tensorboard_log,
+            observation_space=observation_space,
+            action_space=action_space,
+        )
+        self.env_id = self.env_id or env_id
+        self._setup(network, reward_signal if self._custom_signal else None)
+
+    # ------------------------------------------------------------------------ setup
+    def _setup(self, network: SNNNetwork | None, signal: RewardSignal | Callable | None) -> None:
+        cfg = self.config
+        init_gen = torch.Generator().manual_seed(self.seed)
+        encoder = build_encoder(cfg.encoder, self.observation_space)
+        n_actions = (
+            int(self.action_space.n)
+            if isinstance(self.action_space, gym.spaces.Discrete)
+            else int(self.action_space.shape[0])
+        )
+        if network is None:
+            network = build_network(encoder.out_features, n_actions * cfg.pop_size, cfg, init_gen)
+        elif not isinstance(network, SNNNetwork):
+            raise TypeError(f"network must be an SNNNetwork, got {type(network).__name__}")
+        source = network.source()
+        if source.shape != (encoder.out_features,):
+            raise ValueError(
+                f"the network's source population must have shape ({encoder.out_features},) "
+                f"to take the encoder's currents, got {source.shape}"
+            )
+        if isinstance(source, Input):
+            raise ValueError(
+                "the source population must take currents (IFNeuron/LIFNeuron), not Input"
+            )
+        self._policy = SpikingPolicy(
+            encoder,
+            network,
+            self.action_space,
+            pop_size=cfg.pop_size,
+            decision_steps=cfg.decision_steps,
+            feedback_steps=cfg.feedback_steps,
+            feedback_current=cfg.feedback_current,
+        ).to(self.device)
+        network.reset_state(batch_size=self.n_envs)
+        layers = network.layer_state_dict()
+        features = layers.pop("features", None)
+        self.rule = MSTDPET(
+            layers,
+            a_pre=cfg.a_pre,
+            a_post=cfg.a_post,
+            lr=cfg.lr,
+            e_trace_decay=cfg.e_trace_decay,
+            w_min=cfg.w_min,
+            w_max=cfg.w_max,
+            per_env=True,
+        )
+        self.feature_rule = None
+        if features is not None:
+            feat = cfg.feature_layer
+            self.feature_rule = FedeSTDP(
+                {"features": features},
+                lr=float(feat.get("lr", 1e-3)),
+                w_init=float(feat.get("w_init", 0.5)),
+                a=float(feat.get("a", 0.0)),
+            )
+        self.reward_signal = self._make_signal(signal)
+        self._explore_eps = (
+            EpsilonGreedyDecoder(
+                max(n_actions, 1),
+                epsilon=cfg.exploration_initial_eps,
+                generator=self.generator,
+                neurons_per_action=cfg.pop_size,
+            )
+            if self._policy.discrete
+            else None
+        )
+        self._explore_softmax = (
+            SoftmaxDecoder(
+                n_actions,
+                temperature=cfg.softmax_temperature,
+                generator=self.generator,
+                neurons_per_action=cfg.pop_size,
+            )
+            if self._policy.discrete
+            else None
+        )
+        self._exploration = cfg.exploration_initial_eps
+        self._diag = _Diagnostics(self)
+
+    def _make_signal(self, signal: RewardSignal | Callable | None) -> RewardSignal:
+        if signal is not None:
+            return make_reward_signal(signal).to(self.device)
+        name = self.config.reward_signal
+        kwargs = dict(self.config.reward_signal_kwargs)
+        from snn_rl.envs.rewards import REWARD_SIGNALS
+
+        cls = REWARD_SIGNALS.get(name)
+        if cls is not None and "features" in inspect.signature(cls).parameters:
+            kwargs.setdefault("features", self._policy.encoder)
+        return make_reward_signal(name, **kwargs).to(self.device)
+
+    @property
+    def policy(self) -> SpikingPolicy:
+        return self._policy
+
+    # ---------------------------------------------------------------------- training
+    def _exploration_rate(self, progress: float) -> float:
+        cfg = self.config
+        if cfg.exploration_fraction <= 0.0:
+            return cfg.exploration_final_eps
+        frac = min(progress / cfg.exploration_fraction, 1.0)
+        return cfg.exploration_initial_eps + frac * (
+            cfg.exploration_final_eps - cfg.exploration_initial_eps
+        )
+
+    def _current_exploration(self) -> float:
+        return self._exploration
+
+    def _explore(self, counts: Tensor, greedy: Tensor | None, rate: float) -> Tensor:
+        policy = self._policy
+        if policy.discrete:
+            if self.config.exploration == "softmax":
+                return self._explore_softmax(counts, policy.tie_break())
+            self._explore_eps.epsilon = rate
+            return self._explore_eps(counts, policy.tie_break())
+        action = policy.greedy_action(counts) if greedy is None else greedy
+        low, high = policy.decoder.low, policy.decoder.high
+        noise = torch.randn(action.shape, generator=self.generator, device=action.device)
+        return torch.clamp(action + rate * (high - low) * noise, low, high)
+
+    def _start_episodes(self) -> None:
+        self._policy.network.reset_state(batch_size=self.n_envs)
+        self.rule.reset_state()
+        self.reward_signal.reset()
+
+    def _after_sim_step(self) -> None:
+        self.rule.update_state()
+        if self.feature_rule is not None:
+            self.feature_rule.step()
+
+    def _train_step(self, obs: Tensor, progress: float) -> tuple[Tensor, Any]:
+        policy = self._policy
+        self._exploration = self._exploration_rate(progress)
+        sample = self._diag.sampling()
+        after = self._diag.after_sim_step if sample else self._after_sim_step
+        with torch.no_grad():
+            currents = policy.encode(obs)
+            counts = policy.decide(currents, after)
+            action = self._explore(counts, None, self._exploration)
+            policy.feedback(currents, action, after)
+            tr = self._driver.step(action)
+            signal = self.reward_signal(
+                tr.reward, tr.terminated, tr.truncated, obs, tr.next_obs, active=tr.active
+            )
+            before = self._diag.weights() if sample else None
+            self.rule.step(signal)
+            reset = (tr.done & tr.active) | ~tr.active
+            if bool(reset.any()):
+                policy.network.reset_state(mask=reset)
+                self.rule.reset_state(mask=reset)
+                self.reward_signal.reset(mask=reset)
+        self._count_steps(tr)
+        self._diag.after_env_step(signal, tr.active, before)
+        return tr.obs, tr
+
+    def _record_diagnostics(self) -> None:
+        self.logger.record("rollout/exploration_rate", self._exploration)
+        self._diag.record(self.logger)
+
+    # ------------------------------------------------------------------- checkpoints
+    def _checkpoint(self) -> dict:
+        return {
+            "config": asdict(self.config),
+            "custom_network": self._custom_network,
+            "custom_reward_signal": self._custom_signal,
+            "policy": self._policy.state_dict(),
+            "rule": self.rule.state_dict(),
+            "feature_rule": None if self.feature_rule is None else self.feature_rule.state_dict(),
+            "reward_signal": self.reward_signal.state_dict(),
+        }
+
+    def _restore(self, data: dict) -> None:
+        self._policy.load_state_dict(data["policy"])
+        self.rule.load_state_dict(data["rule"])
+        if self.feature_rule is not None:
+            self.feature_rule.load_state_dict(data["feature_rule"])
+        self.reward_signal.load_state_dict(data["reward_signal"])
+        self._load_common(data)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike,
+        env: str | gym.Env | VectorEnv | None = None,
+        *,
+        device: str | torch.device = "auto",
+        network: SNNNetwork | None = None,
+        reward_signal: RewardSignal | Callable | None = None,
+        verbose: int = 0,
+    ) -> MSTDPETAgent:
+        """Load a checkpoint written by :meth:`save` (``torch.load(weights_only=True)``).
+
+        Args:
+            env: the env to continue on (its spaces must equal the saved ones), or None.
+            network: required when the agent was saved with a user-built network: a network
+                of the same architecture, into which the saved weights are loaded.
+            reward_signal: required when the agent was saved with a custom signal object.
+        """
+        from snn_rl.agents.env_util import resolve_device
+
+        dev = resolve_device(device)
+        data = cls._read_checkpoint(path, dev)
+        if data["algo"] != cls.__name__:
+            raise ValueError(f"{path} holds a {data['algo']}, not a {cls.__name__}")
+        if data["custom_network"] and network is None:
+            raise ValueError("this agent was saved with a user network; pass network=... to load()")
+        if data["custom_reward_signal"] and reward_signal is None:
+            raise ValueError(
+                "this agent was saved with a custom reward signal; pass reward_signal=..."
+            )
+        obs_space, act_space = cls._spaces_from(data)
+        agent = cls(
+            None,
+            network=network,
+            reward_signal=reward_signal,
+            device=dev,
+            seed=int(data["seed"]),
+            verbose=verbose,
+            config=MSTDPETConfig(**data["config"]),
+            observation_space=obs_space,
+            action_space=act_space,
+        )
+        agent.env_id = data["env_id"]
+        agent._restore(data)
+        if env is not None:
+            agent.set_env(env)
+            agent._policy.network.reset_state(batch_size=agent.n_envs)
+            agent.rule.reset_state()
+        return agent
+
+
+class _Diagnostics:
+    """Plasticity statistics for "why is it not learning", sampled every ``every`` env steps."""
+
+    def __init__(self, agent: MSTDPETAgent, every: int = 8) -> None:
+        self.agent = agent
+        self.every = every
+        self.calls = 0
+        self.layers = agent._policy.network.layer_state_dict()
+        self.reset()
+
+    def reset(self) -> None:
+        self.spikes = {name: 0.0 for name in self.layers}
+        self.silent = {name: 0.0 for name in self.layers}
+        self.sim_steps = 0
+        self.dw = 0.0
+        self.dw_n = 0
+        self.sig_sum = 0.0
+        self.sig_sq = 0.0
+        self.sig_n = 0.0
+
+    def sampling(self) -> bool:
+        self.calls += 1
+        return self.calls % self.every == 0
+
+    def after_sim_step(self) -> None:
+        self.agent._after_sim_step()
+        self.sim_steps += 1
+        for name, layer in self.layers.items():
+            z = layer["postsynaptic"].spikes
+            self.spikes[name] = self.spikes[name] + z.mean()
+            self.silent[name] = self.silent[name] + z  # per-neuron counts, reduced at record
+
+    def weights(self) -> dict[str, Tensor]:
+        return {name: layer["connection"].weight.clone() for name, layer in self.rule_layers()}
+
+    def rule_layers(self):
+        return [(n, layer) for n, layer in self.layers.items() if n in self.agent.rule.state]
+
+    def after_env_step(self, signal: Tensor, active: Tensor, before: dict | None) -> None:
+        act = active.to(signal.dtype)
+        self.sig_sum = self.sig_sum + (signal * act).sum()
+        self.sig_sq = self.sig_sq + (signal * signal * act).sum()
+        self.sig_n = self.sig_n + act.sum()
+        if before is not None:
+            for name, layer in self.rule_layers():
+                self.dw = self.dw + (layer["connection"].weight - before[name]).abs().mean()
+                self.dw_n += 1
+
+    def record(self, logger: Any) -> None:
+        for name, layer in self.layers.items():
+            w = layer["connection"].weight
+            logger.record(f"snn/weight_norm/{name}", float(w.norm()))
+            if self.sim_steps:
+                logger.record(f"snn/firing_rate/{name}", float(self.spikes[name]) / self.sim_steps)
+                silent = self.silent[name]
+                frac = (
+                    float((silent.sum(0) == 0).double().mean())
+                    if isinstance(silent, Tensor)
+                    else 1.0
+                )
+                logger.record(f"snn/silent_fraction/{name}", frac)
+        for name, st in self.agent.rule.state.items():
+            logger.record(f"snn/eligibility_abs/{name}", float(st["e_trace"].abs().mean()))
+        if self.dw_n:
+            logger.record("snn/mean_abs_dw", float(self.dw) / self.dw_n)
+        n = float(self.sig_n)
+        if n > 0:
+            mean = float(self.sig_sum) / n
+            var = max(float(self.sig_sq) / n - mean * mean, 0.0)
+            logger.record("reward_signal/mean", mean)
+            logger.record("reward_signal/std", var**0.5)
+        self.reset()

@@ -1,0 +1,236 @@
+"""MSTDPETAgent: SB3 protocol, determinism, checkpoints, spaces, errors."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+
+import snn_rl.envs  # noqa: F401
+from snn_rl.agents import MSTDPETAgent, MSTDPETConfig
+
+
+def small(env="CartPole-v1", **kw):
+    kw.setdefault("n_envs", 4)
+    kw.setdefault("seed", 0)
+    kw.setdefault("device", "cpu")
+    return MSTDPETAgent(env, **kw)
+
+
+def test_tuned_defaults_are_applied_and_overridable():
+    agent = small()
+    assert agent.config.encoder["n_per_dim"] == [3, 3, 6, 5]
+    assert agent.policy.encoder.out_features == 270
+    assert agent.policy.output.shape == (20,)
+    assert agent.rule.param_groups[0]["a_post"] == 0.0
+    other = small(a_post=0.5, pop_size=4)
+    assert other.rule.param_groups[0]["a_post"] == 0.5
+    assert other.policy.output.shape == (8,)
+    assert MSTDPETConfig.resolve("Acrobot-v1", {}).n_envs >= 1
+
+
+def test_evaluate_policy_works_on_the_agent():
+    agent = small()
+    env = Monitor(gym.make("CartPole-v1"))
+    mean, std = evaluate_policy(agent, env, n_eval_episodes=3, deterministic=True)
+    assert 8.0 <= mean <= 500.0 and std >= 0.0
+
+
+@pytest.mark.parametrize(
+    "env_id", ["CartPole-v1", "snn_rl/Bandit-v0", "snn_rl/XOR-v0", "snn_rl/TargetRate-v0"]
+)
+def test_learn_smoke_discrete_and_box(env_id):
+    agent = small(env_id)
+    before = {k: v.clone() for k, v in agent.policy.state_dict().items()}
+    agent.learn(64)
+    assert agent.num_timesteps >= 64
+    changed = any(not torch.equal(before[k], v) for k, v in agent.policy.state_dict().items())
+    assert changed
+
+
+def test_learn_smoke_on_pendulum_box_actions():
+    agent = small("Pendulum-v1", n_envs=2)
+    agent.learn(64)
+    action, _ = agent.predict(np.zeros(3, dtype=np.float32), deterministic=True)
+    assert action.shape == (1,) and -2.0 <= action[0] <= 2.0
+
+
+def test_learn_on_torch_native_vector_env():
+    agent = small("snn_rl/CartPole-v1", encoder=MSTDPETConfig.resolve("CartPole-v1", {}).encoder)
+    agent.learn(64)
+    assert agent.num_timesteps >= 64
+    assert agent._driver._tensor_env
+
+
+def test_learn_on_a_user_vector_env_and_single_env():
+    vec = gym.make_vec("CartPole-v1", num_envs=3, vectorization_mode="vector_entry_point")
+    agent = MSTDPETAgent(vec, seed=1, device="cpu")
+    assert agent.n_envs == 3 and agent.env_id == "CartPole-v1"
+    agent.learn(30)
+    single = MSTDPETAgent(gym.make("CartPole-v1"), seed=1, device="cpu")
+    assert single.n_envs == 1
+    single.learn(10)
+    assert single.num_timesteps >= 10
+
+
+def test_same_seed_gives_identical_actions_and_weights():
+    a, b = small(seed=3), small(seed=3)
+    a.learn(200)
+    b.learn(200)
+    for (ka, va), (kb, vb) in zip(
+        a.policy.state_dict().items(), b.policy.state_dict().items(), strict=True
+    ):
+        assert ka == kb and torch.equal(va, vb)
+    obs = np.random.default_rng(0).uniform(-0.1, 0.1, size=(8, 4)).astype(np.float32)
+    assert np.array_equal(a.predict(obs)[0], b.predict(obs)[0])  # same exploration stream
+    assert np.array_equal(
+        a.predict(obs, deterministic=True)[0], b.predict(obs, deterministic=True)[0]
+    )
+    c = small(seed=4)
+    c.learn(200)
+    assert not torch.equal(
+        c.policy.network.connections["output"].weight, a.policy.network.connections["output"].weight
+    )
+
+
+def test_predict_protocol_single_batch_state_and_training_state_untouched():
+    agent = small()
+    agent.learn(16)
+    train_state = agent.policy.network.get_state()
+    obs = np.zeros((5, 4), dtype=np.float32)
+    actions, state = agent.predict(obs, deterministic=True)
+    assert actions.shape == (5,) and actions.dtype.kind == "i"
+    actions2, state2 = agent.predict(obs, state=state, episode_start=np.zeros(5, bool))
+    assert state2["neurons.output_post.v"].shape == (5, 20)
+    single, _ = agent.predict(obs[0], deterministic=True)
+    assert np.ndim(single) == 0
+    for key, value in agent.policy.network.get_state().items():
+        assert torch.equal(value, train_state[key])
+    with pytest.raises(ValueError, match="observation must have shape"):
+        agent.predict(np.zeros((2, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        agent.predict(np.full((2, 4), np.nan, dtype=np.float32))
+
+
+def test_predict_episode_start_resets_state_rows():
+    agent = small()
+    obs = np.full((2, 4), 0.05, dtype=np.float32)
+    _, state = agent.predict(obs, deterministic=True)
+    _, fresh = agent.predict(obs, deterministic=True)
+    _, restarted = agent.predict(obs, state=state, episode_start=np.array([True, False]))
+    key = "neurons.output_post.v"
+    assert torch.equal(restarted[key][0], fresh[key][0])
+
+
+def test_save_load_round_trip_predicts_identically(tmp_path):
+    agent = small()
+    agent.learn(200)
+    path = agent.save(tmp_path / "agent")
+    assert path.name == "agent.zip" and path.is_file()
+    assert not list(tmp_path.glob(".*.tmp"))
+    loaded = MSTDPETAgent.load(tmp_path / "agent", device="cpu")
+    obs = np.random.default_rng(1).uniform(-0.2, 0.2, size=(16, 4)).astype(np.float32)
+    assert np.array_equal(
+        agent.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0]
+    )
+    assert loaded.num_timesteps == agent.num_timesteps and loaded.get_env() is None
+    data = torch.load(path, weights_only=True)  # no pickled code needed
+    assert data["algo"] == "MSTDPETAgent"
+
+
+def test_resumed_training_equals_uninterrupted(tmp_path):
+    a = small(seed=7)
+    a.learn(300)
+    a.save(tmp_path / "ckpt.zip")
+    a.learn(300, reset_num_timesteps=False)
+    b = MSTDPETAgent.load(tmp_path / "ckpt.zip", env="CartPole-v1", device="cpu")
+    assert b.n_envs == 4  # an env id is built with the saved n_envs
+    b = MSTDPETAgent.load(
+        tmp_path / "ckpt.zip",
+        env=gym.make_vec("CartPole-v1", num_envs=4, vectorization_mode="vector_entry_point"),
+        device="cpu",
+    )
+    b.learn(300, reset_num_timesteps=False)
+    assert a.num_timesteps == b.num_timesteps
+    for (k, va), vb in zip(
+        a.policy.state_dict().items(), b.policy.state_dict().values(), strict=True
+    ):
+        assert torch.equal(va, vb), k
+    sa, sb = a.reward_signal.state_dict(), b.reward_signal.state_dict()
+    assert torch.equal(sa["weight"], sb["weight"])
+
+
+def test_load_errors(tmp_path):
+    agent = small()
+    path = agent.save(tmp_path / "a.zip")
+    with pytest.raises(ValueError, match="observation space"):
+        MSTDPETAgent.load(path, env="Acrobot-v1", device="cpu")
+    with pytest.raises(FileNotFoundError):
+        MSTDPETAgent.load(tmp_path / "missing.zip")
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not an snn-rl"):
+        MSTDPETAgent.load(junk)
+    torch.save({"format": "other"}, tmp_path / "other.zip")
+    with pytest.raises(ValueError, match="not an snn-rl agent checkpoint"):
+        MSTDPETAgent.load(tmp_path / "other.zip")
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="unsupported observation space"):
+        small(_DictObsEnv())
+    with pytest.raises(ValueError, match="total_timesteps must be >= 0"):
+        small().learn(-1)
+    with pytest.raises(TypeError, match="total_timesteps must be an int"):
+        small().learn(1.5)
+    with pytest.raises(ValueError, match="unknown MSTDPETAgent hyperparameters"):
+        small(learning_rate=0.1)
+    with pytest.raises(ValueError, match="unknown environment id"):
+        small("NoSuchEnv-v9")
+    with pytest.raises(ValueError, match="unknown reward signal"):
+        small(reward_signal="nope")
+    with pytest.raises(ValueError, match="n_envs must be a positive int"):
+        small(n_envs=0)
+    with pytest.raises(ValueError, match="device"):
+        small(device="tpu")
+
+
+class _DictObsEnv(gym.Env):
+    observation_space = gym.spaces.Dict({"a": gym.spaces.Discrete(2)})
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        return {"a": 0}, {}
+
+    def step(self, action):
+        return {"a": 0}, 0.0, True, False, {}
+
+
+class _NaNEnv(gym.Env):
+    """Returns NaN observations or rewards after a few steps."""
+
+    def __init__(self, where="obs"):
+        self.where = where
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        bad = self.t >= 3
+        obs = np.full(2, np.nan if bad and self.where == "obs" else 0.0, np.float32)
+        reward = float("nan") if bad and self.where == "reward" else 0.0
+        return obs, reward, False, False, {}
+
+
+@pytest.mark.parametrize("where", ["obs", "reward"])
+def test_nan_from_the_env_raises(where):
+    agent = MSTDPETAgent(_NaNEnv(where), seed=0, device="cpu", reward_signal="env")
+    with pytest.raises(ValueError, match="NaN"):
+        agent.learn(20)
