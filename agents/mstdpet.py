@@ -68,6 +68,8 @@ class MSTDPETConfig:
     a_pre: float = 1.0
     a_post: float = 0.0
     lr: float = 0.01
+    lr_final: float | None = None
+    lr_fraction: float = 1.0
     e_trace_decay: float = 0.97793
     w_min: float | None = -3.0
     w_max: float | None = 3.0
@@ -95,13 +97,16 @@ class MSTDPETConfig:
             raise ValueError(
                 f"exploration must be 'epsilon' or 'softmax', got {self.exploration!r}"
             )
-        for name in ("exploration_initial_eps", "exploration_final_eps", "exploration_fraction"):
+        names = ("exploration_initial_eps", "exploration_final_eps", "exploration_fraction")
+        for name in (*names, "lr_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
         if not 0.0 <= self.e_trace_decay <= 1.0:
             raise ValueError(f"e_trace_decay must lie in [0, 1], got {self.e_trace_decay}")
         if self.lr < 0 or self.softmax_temperature <= 0:
             raise ValueError("lr must be >= 0 and softmax_temperature > 0")
+        if self.lr_final is not None and self.lr_final < 0:
+            raise ValueError(f"lr_final must be >= 0 or None, got {self.lr_final}")
 
     @classmethod
     def resolve(cls, env_id: str | None, overrides: dict) -> MSTDPETConfig:
@@ -318,6 +323,9 @@ class MSTDPETAgent(SpikingAgent):
             if self._policy.discrete
             else None
         )
+        for decoder in (self._explore_eps, self._explore_softmax):
+            if decoder is not None:
+                decoder.check_values = False  # counts come from our own network
         self._exploration = cfg.exploration_initial_eps
         self._diag = _Diagnostics(self)
 
@@ -329,8 +337,11 @@ class MSTDPETAgent(SpikingAgent):
         from snn_rl.envs.rewards import REWARD_SIGNALS
 
         cls = REWARD_SIGNALS.get(name)
-        if cls is not None and "features" in inspect.signature(cls).parameters:
-            kwargs.setdefault("features", self._policy.encoder)
+        params = inspect.signature(cls).parameters if cls is not None else {}
+        if "features" in params:
+            kwargs.setdefault("features", self._policy.encode)
+        if "check_finite" in params:  # the env driver already rejects NaN obs and rewards
+            kwargs.setdefault("check_finite", False)
         return make_reward_signal(name, **kwargs).to(self.device)
 
     @property
@@ -346,6 +357,15 @@ class MSTDPETAgent(SpikingAgent):
         return cfg.exploration_initial_eps + frac * (
             cfg.exploration_final_eps - cfg.exploration_initial_eps
         )
+
+    def _learning_rate(self, progress: float) -> float:
+        """Actor learning rate: ``lr``, annealed linearly to ``lr_final`` over ``lr_fraction``
+        of each ``learn`` call when ``lr_final`` is set."""
+        cfg = self.config
+        if cfg.lr_final is None:
+            return cfg.lr
+        frac = min(progress / cfg.lr_fraction, 1.0) if cfg.lr_fraction > 0 else 1.0
+        return cfg.lr + frac * (cfg.lr_final - cfg.lr)
 
     def _current_exploration(self) -> float:
         return self._exploration
@@ -375,6 +395,10 @@ class MSTDPETAgent(SpikingAgent):
     def _train_step(self, obs: Tensor, progress: float) -> tuple[Tensor, Any]:
         policy = self._policy
         self._exploration = self._exploration_rate(progress)
+        if self.config.lr_final is not None:
+            lr = self._learning_rate(progress)
+            for group in self.rule.param_groups:
+                group["lr"] = lr
         sample = self._diag.sampling()
         after = self._diag.after_sim_step if sample else self._after_sim_step
         with torch.no_grad():
@@ -399,6 +423,7 @@ class MSTDPETAgent(SpikingAgent):
 
     def _record_diagnostics(self) -> None:
         self.logger.record("rollout/exploration_rate", self._exploration)
+        self.logger.record("train/learning_rate", self.rule.param_groups[0]["lr"])
         self._diag.record(self.logger)
 
     # ------------------------------------------------------------------- checkpoints

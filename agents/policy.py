@@ -67,6 +67,7 @@ class SpikingPolicy(nn.Module):
         self.feedback_steps = feedback_steps
         self.feedback_current = feedback_current
         self.tie_break_scale = tie_break_scale
+        self._encode_cache: list[tuple[Tensor, Tensor]] = []
         layers = network.layer_state_dict()
         if not layers:
             raise ValueError("network has no layers")
@@ -77,6 +78,7 @@ class SpikingPolicy(nn.Module):
             self.n_actions = int(action_space.n)
             expected = self.n_actions * pop_size
             self.decoder: nn.Module = GreedyDecoder(self.n_actions, neurons_per_action=pop_size)
+            self.decoder.check_values = False  # the counts come from our own network
         else:
             self.n_actions = int(action_space.shape[0])
             expected = self.n_actions * pop_size
@@ -95,7 +97,15 @@ class SpikingPolicy(nn.Module):
 
     # ----------------------------------------------------------------------------- acting
     def encode(self, obs: Tensor) -> Tensor:
-        return self.encoder(obs)
+        """Input currents of ``obs``. The last two results are memoised by tensor identity:
+        in the training loop the critic encodes the same observation tensors again (``s'`` of
+        one step is ``s`` of the next), and the encoder holds no learned state."""
+        for key, value in self._encode_cache:
+            if key is obs:
+                return value
+        out = self.encoder(obs)
+        self._encode_cache = [(obs, out), *self._encode_cache[:1]]
+        return out
 
     def _run(
         self,

@@ -213,11 +213,13 @@ class Connection(nn.Module):
                     f"{type(self).__name__} state has batch size {self.batch_size}; "
                     f"call reset_state(batch_size={t.shape[0]}) first"
                 )
-        s = self._align(spikes.to(self.weight.dtype))
-        x = self._align(trace.to(self.weight.dtype))
+        dtype = self.weight.dtype
+        s = self._align(spikes if spikes.dtype == dtype else spikes.to(dtype))
+        x = self._align(trace if trace.dtype == dtype else trace.to(dtype))
         if self.max_delay:
             s, x = self._delay_line(s, x)
-        self.spikes, self.trace = s, x
+        self._buffers["spikes"] = s  # the buffer dict directly: Module.__setattr__ is slow
+        self._buffers["trace"] = x
         return self._current(s)
 
     def _delay_line(self, s: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:

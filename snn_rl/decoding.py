@@ -45,8 +45,11 @@ __all__ = [
 ]
 
 
-def _check_values(name: str, x: Any, expected: tuple[int, ...] | None) -> Tensor:
-    """A finite 2-D tensor; ``expected`` is its exact shape where known."""
+def _check_values(
+    name: str, x: Any, expected: tuple[int, ...] | None, values: bool = True
+) -> Tensor:
+    """A finite 2-D tensor; ``expected`` is its exact shape where known. ``values=False``
+    checks type and shape only (no host synchronisation)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.ndim != 2 or (expected is not None and tuple(x.shape) != expected):
@@ -54,14 +57,16 @@ def _check_values(name: str, x: Any, expected: tuple[int, ...] | None) -> Tensor
         raise ValueError(f"{name} must have shape {want}, got {tuple(x.shape)}")
     if x.dtype == torch.bool or x.is_complex():
         raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
-    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+    if values and x.is_floating_point() and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} must be finite, got NaN or inf")
     return x
 
 
-def _check_counts(counts: Any, n_actions: int, neurons_per_action: int | None) -> Tensor:
+def _check_counts(
+    counts: Any, n_actions: int, neurons_per_action: int | None, values: bool = True
+) -> Tensor:
     """Spike counts ``(B, n_actions * pop)``: finite, non-negative, divisible into populations."""
-    counts = _check_values("counts", counts, None)
+    counts = _check_values("counts", counts, None, values)
     columns = counts.shape[1]
     if neurons_per_action is not None and columns != n_actions * neurons_per_action:
         raise ValueError(
@@ -73,7 +78,7 @@ def _check_counts(counts: Any, n_actions: int, neurons_per_action: int | None) -
             f"counts must have shape (B, {n_actions} * neurons_per_action) for {n_actions} "
             f"actions, got {tuple(counts.shape)}"
         )
-    if bool((counts < 0).any()):
+    if values and bool((counts < 0).any()):
         raise ValueError(f"counts must be non-negative spike counts, got minimum {counts.min()}")
     return counts
 
@@ -106,7 +111,16 @@ def _greedy(totals: Tensor, tie_break: Tensor | None) -> Tensor:
 
 
 class _PopulationDecoder(nn.Module):
-    """Shared checks of the discrete decoders."""
+    """Shared checks of the discrete decoders.
+
+    Attributes:
+        check_values: when True (default) every call checks that counts and tie-break scores
+            are finite and counts non-negative, which synchronises with the device; a caller
+            that produces the counts itself (an agent's hot loop) may set it to False, leaving
+            only the type and shape checks.
+    """
+
+    check_values: bool = True
 
     def __init__(self, n_actions: int, neurons_per_action: int | None) -> None:
         super().__init__()
@@ -117,12 +131,12 @@ class _PopulationDecoder(nn.Module):
 
     def _totals(self, counts: Tensor, tie_break: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """Validated per-action totals ``(B, A)`` and per-population mean tie-break scores."""
-        counts = _check_counts(counts, self.n_actions, self.neurons_per_action)
+        counts = _check_counts(counts, self.n_actions, self.neurons_per_action, self.check_values)
         batch = counts.shape[0]
         totals = counts.reshape(batch, self.n_actions, -1).sum(dim=2)
         if tie_break is None:
             return totals, None
-        tie_break = _check_values("tie_break", tie_break, tuple(counts.shape))
+        tie_break = _check_values("tie_break", tie_break, tuple(counts.shape), self.check_values)
         if not tie_break.is_floating_point():
             tie_break = tie_break.to(torch.get_default_dtype())
         return totals, tie_break.reshape(batch, self.n_actions, -1).mean(dim=2)

@@ -43,14 +43,20 @@ def trace_update(
         trace, spikes: ``(B, *shape)``; returns the same shape.
     """
     if update_type == "linear":
-        return tau_t * trace + alpha_t * spikes
+        return torch.add(trace * tau_t, spikes, alpha=alpha_t)
     if update_type == "exponential":
-        return trace + (dt / tau_t) * (alpha_t * spikes - trace)
+        k = dt / tau_t
+        return torch.add(trace * (1.0 - k), spikes, alpha=k * alpha_t)
     raise _unknown_update_type(update_type)
 
 
-def if_voltage_update(v: Tensor, current: Tensor, *, alpha_v: float, gate: Tensor) -> Tensor:
-    """Integrate-and-fire: ``v <- v + gate * alpha_v * I`` (``gate`` is 0 while refractory)."""
+def if_voltage_update(
+    v: Tensor, current: Tensor, *, alpha_v: float, gate: Tensor | None = None
+) -> Tensor:
+    """Integrate-and-fire: ``v <- v + gate * alpha_v * I`` (``gate`` is 0 while refractory;
+    None means every neuron integrates)."""
+    if gate is None:
+        return torch.add(v, current, alpha=alpha_v)
     return v + gate * (alpha_v * current)
 
 
@@ -61,7 +67,7 @@ def lif_voltage_update(
     v_rest: float,
     alpha_v: float,
     tau_v: float,
-    gate: Tensor,
+    gate: Tensor | None = None,
     dt: float = 1.0,
     update_type: UpdateType = "linear",
 ) -> Tensor:
@@ -69,11 +75,18 @@ def lif_voltage_update(
 
     linear: ``v <- v_rest + gate * ((v - v_rest) * tau_v + alpha_v * I)`` (so a refractory
     neuron is held at ``v_rest``); exponential: ``v <- v + gate * dt/tau_v * (-(v - v_rest) + alpha_v * I)``.
+    ``gate=None`` means every neuron integrates.
     """
     if update_type == "linear":
+        if gate is None:
+            leak = v * tau_v if v_rest == 0.0 else (v - v_rest) * tau_v + v_rest
+            return torch.add(leak, current, alpha=alpha_v)
         return v_rest + gate * ((v - v_rest) * tau_v + alpha_v * current)
     if update_type == "exponential":
-        return v + gate * ((dt / tau_v) * (alpha_v * current - (v - v_rest)))
+        k = dt / tau_v
+        if gate is None:
+            return torch.add(v * (1.0 - k) + k * v_rest, current, alpha=k * alpha_v)
+        return v + gate * (k * (alpha_v * current - (v - v_rest)))
     raise _unknown_update_type(update_type)
 
 
@@ -85,7 +98,7 @@ def fede_voltage_update(
     v_rest: float,
     alpha_v: float,
     tau_v: float,
-    gate: Tensor,
+    gate: Tensor | None = None,
     dt: float = 1.0,
 ) -> Tensor:
     """Paredes-Valles neuron: forcing ``F = alpha_v * (sum_i w_i s_i - sum_i x_i)``, exponential.
@@ -94,7 +107,8 @@ def fede_voltage_update(
     ``trace_sum = sum_i x_i`` over each neuron's receptive field.
     """
     forcing = alpha_v * (current - trace_sum)
-    return v + gate * ((dt / tau_v) * (forcing - (v - v_rest)))
+    step = (dt / tau_v) * (forcing - (v - v_rest))
+    return v + step if gate is None else v + gate * step
 
 
 def voltage_floor(v: Tensor, v_min: float | None) -> Tensor:
@@ -144,8 +158,9 @@ def refractory_gate(counts: Tensor) -> Tensor:
 
 
 def reset_voltage(v: Tensor, spikes: Tensor, *, v_rest: float) -> Tensor:
-    """Hard reset: ``v <- v_rest`` where a spike occurred."""
-    return torch.where(spikes > 0, torch.full_like(v, v_rest), v)
+    """Hard reset: ``v <- v_rest`` where a spike occurred (``spikes`` bool or 0/1 values)."""
+    fired = spikes if spikes.dtype == torch.bool else spikes > 0
+    return v.masked_fill(fired, v_rest)
 
 
 # ------------------------------------------------------------------- learning-rule math

@@ -150,6 +150,10 @@ class Neuron(nn.Module):
                 )
             setattr(self, name, value.to(self.spikes.device, self.spikes.dtype).clone())
 
+    def _set(self, name: str, value: Tensor) -> None:
+        """Replace a state tensor (the buffer dict directly: ``nn.Module.__setattr__`` is slow)."""
+        self._buffers[name] = value
+
     def _check_input(self, name: str, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
@@ -168,7 +172,7 @@ class Neuron(nn.Module):
         return x
 
     def _update_trace(self, spikes: Tensor) -> None:
-        self.trace = F.trace_update(
+        self._buffers["trace"] = F.trace_update(
             self.trace,
             spikes,
             alpha_t=self.alpha_t,
@@ -216,7 +220,7 @@ class Input(Neuron):
         spikes = self._check_input("spikes", spikes)
         z = (spikes != 0).to(self.trace.dtype)
         self._update_trace(z)
-        self.spikes = z
+        self._set("spikes", z)
         return z
 
 
@@ -286,7 +290,7 @@ class IFNeuron(Neuron):
     def _initial_value(self, name: str) -> float:
         return self.v_rest if name == "v" else 0.0
 
-    def _integrate(self, current: Tensor, gate: Tensor, trace_sum: Tensor | None) -> Tensor:
+    def _integrate(self, current: Tensor, gate: Tensor | None, trace_sum: Tensor | None) -> Tensor:
         return F.if_voltage_update(self.v, current, alpha_v=self.alpha_v, gate=gate)
 
     def _threshold(self) -> Tensor | float:
@@ -303,17 +307,19 @@ class IFNeuron(Neuron):
             trace_sum = self._check_input("trace_sum", trace_sum)
         elif self.needs_trace_sum:
             raise TypeError(f"{type(self).__name__}.forward needs trace_sum")
-        gate = F.refractory_gate(self.refrac_counts)
+        gate = F.refractory_gate(self.refrac_counts) if self.refrac_steps else None
         v = F.voltage_floor(self._integrate(current, gate, trace_sum), self.v_min)
-        z = F.spike(v, self._threshold())
+        fired = v >= self._threshold()
+        z = fired.to(v.dtype)
         self._update_trace(z)
         self._adapt(z)
         if self.refrac_steps:
-            self.refrac_counts = F.refractory_update(
-                self.refrac_counts, z, refrac_steps=self.refrac_steps
+            self._set(
+                "refrac_counts",
+                F.refractory_update(self.refrac_counts, z, refrac_steps=self.refrac_steps),
             )
-        self.v = F.reset_voltage(v, z, v_rest=self.v_rest)
-        self.spikes = z
+        self._set("v", F.reset_voltage(v, fired, v_rest=self.v_rest))
+        self._set("spikes", z)
         return z
 
     def extra_repr(self) -> str:
@@ -369,7 +375,7 @@ class LIFNeuron(IFNeuron):
             device=device,
         )
 
-    def _integrate(self, current: Tensor, gate: Tensor, trace_sum: Tensor | None) -> Tensor:
+    def _integrate(self, current: Tensor, gate: Tensor | None, trace_sum: Tensor | None) -> Tensor:
         return F.lif_voltage_update(
             self.v,
             current,
@@ -443,7 +449,7 @@ class AdaptiveLIFNeuron(LIFNeuron):
         return self.adaptive_thresh
 
     def _adapt(self, spikes: Tensor) -> None:
-        self.adaptive_thresh = F.threshold_update(
+        self._buffers["adaptive_thresh"] = F.threshold_update(
             self.adaptive_thresh,
             spikes,
             thresh_rest=self.thresh,
@@ -499,7 +505,7 @@ class FedeNeuron(IFNeuron):
             device=device,
         )
 
-    def _integrate(self, current: Tensor, gate: Tensor, trace_sum: Tensor | None) -> Tensor:
+    def _integrate(self, current: Tensor, gate: Tensor | None, trace_sum: Tensor | None) -> Tensor:
         return F.fede_voltage_update(
             self.v,
             current,

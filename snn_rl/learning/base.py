@@ -74,11 +74,12 @@ def synapse_view(layer: Mapping[str, Any]) -> Synapses:
         )
     lead = (b, out, k) if conn.per_synapse_delay else (b, k)
     dtype = weight.dtype
+    z, y = post.spikes, post.trace
     return Synapses(
         conn.trace.reshape(*lead, -1),
         conn.spikes.reshape(*lead, -1),
-        post.spikes.to(dtype).reshape(b, out, -1),
-        post.trace.to(dtype).reshape(b, out, -1),
+        (z if z.dtype == dtype else z.to(dtype)).reshape(b, out, -1),
+        (y if y.dtype == dtype else y.to(dtype)).reshape(b, out, -1),
     )
 
 
