@@ -15,7 +15,6 @@ a checkpoint identical to one that kept going in the same process.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -30,6 +29,7 @@ from stable_baselines3.common.utils import configure_logger
 from torch import Tensor
 
 from snn_rl import __version__
+from snn_rl.agents._io import atomic_write
 from snn_rl.agents.callbacks import MaybeCallback, make_callback
 from snn_rl.agents.env_util import VecEnvDriver, make_vec_env, resolve_device
 from snn_rl.agents.policy import SpikingPolicy
@@ -400,16 +400,7 @@ class SpikingAgent(ABC):
             },
             **self._checkpoint(),
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(data, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda tmp: torch.save(data, tmp))
         return path
 
     @staticmethod

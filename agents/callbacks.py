@@ -78,7 +78,8 @@ class ScheduledEvaluation(BaseCallback):
     Args:
         evaluate_fn: ``model -> (returns array, lengths array)``.
         eval_freq: env steps between evaluations (> 0); an evaluation also runs at step 0
-            when ``eval_at_start``.
+            when ``eval_at_start``, and when training ends off the schedule when
+            ``eval_at_end`` (SB3 algorithms overshoot to whole rollouts).
         on_result: optional ``f(record: dict) -> None``.
         stop_threshold: stop training once the mean return reaches it (None: never).
     """
@@ -90,6 +91,7 @@ class ScheduledEvaluation(BaseCallback):
         *,
         on_result: Callable[[dict], None] | None = None,
         eval_at_start: bool = False,
+        eval_at_end: bool = False,
         stop_threshold: float | None = None,
     ) -> None:
         super().__init__()
@@ -99,6 +101,7 @@ class ScheduledEvaluation(BaseCallback):
         self.eval_freq = eval_freq
         self.on_result = on_result
         self.eval_at_start = eval_at_start
+        self.eval_at_end = eval_at_end
         self.stop_threshold = stop_threshold
         self.records: list[dict] = []
         self._next = eval_freq
@@ -128,6 +131,11 @@ class ScheduledEvaluation(BaseCallback):
         self._mark = time.perf_counter()
         self._next = (self.model.num_timesteps // self.eval_freq + 1) * self.eval_freq
         if self.eval_at_start:
+            self._evaluate()
+
+    def _on_training_end(self) -> None:
+        last = self.records[-1]["timesteps"] if self.records else -1
+        if self.eval_at_end and last < self.model.num_timesteps:
             self._evaluate()
 
     def _on_step(self) -> bool:

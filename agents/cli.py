@@ -1,10 +1,11 @@
-"""The ``snn-rl`` command line: ``train``, ``evaluate``, ``enjoy``.
+"""The ``snn-rl`` command line: ``train``, ``evaluate``, ``enjoy``, ``compare``.
 
 Examples::
 
     snn-rl train CartPole-v1                      # tuned defaults, saves runs/CartPole-v1/model.zip
     snn-rl evaluate runs/CartPole-v1/model.zip --env CartPole-v1 --episodes 100 --json
     snn-rl enjoy runs/CartPole-v1/model.zip --output cartpole.gif
+    snn-rl compare CartPole-v1 --algos mstdpet ppo --seeds 0 1 2 --output runs/compare
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from snn_rl import __version__
+from snn_rl.agents._io import atomic_write
 
 DEFAULT_TIMESTEPS = 100_000
 
@@ -84,6 +86,31 @@ def build_parser() -> argparse.ArgumentParser:
     enjoy.add_argument("--output", type=Path, default=None, help="write frames to this .gif")
     enjoy.add_argument("--max-steps", type=_positive_int, default=1000)
     enjoy.add_argument("--device", default="auto")
+
+    cmp = sub.add_parser(
+        "compare", help="compare MSTDPET with SB3 baselines over seeds (curves, table, plot)"
+    )
+    cmp.add_argument("env_id", help="Gymnasium env id, e.g. CartPole-v1")
+    cmp.add_argument(
+        "--algos", nargs="+", default=["mstdpet", "ppo", "a2c", "dqn"], help="mstdpet, ppo, ..."
+    )
+    cmp.add_argument("--seeds", type=_non_negative_int, nargs="+", default=[0, 1, 2])
+    cmp.add_argument(
+        "--total-timesteps",
+        type=_positive_int,
+        default=None,
+        help="env steps per run (default: each algo's tuned budget)",
+    )
+    cmp.add_argument("--eval-freq", type=_positive_int, default=10_000, help="env steps")
+    cmp.add_argument("--eval-episodes", type=_positive_int, default=100)
+    cmp.add_argument("--threshold", type=float, default=None, help="default: the env spec's")
+    cmp.add_argument("--n-jobs", type=_positive_int, default=1, help="parallel processes")
+    cmp.add_argument("--backend", choices=("local", "ray"), default="local")
+    cmp.add_argument("--ray-address", default=None, help="Ray cluster (default: RAY_ADDRESS)")
+    cmp.add_argument("--device", default="cpu")
+    cmp.add_argument("--output", type=Path, default=None, help="default runs/compare_ENV_ID")
+    cmp.add_argument("--no-plot", action="store_true", help="skip curves.png")
+    cmp.add_argument("--quiet", action="store_true", help="no line per evaluation")
     return parser
 
 
@@ -217,13 +244,48 @@ def _write_gif(frames: list, path: Path) -> None:
             "snn-rl: writing a gif needs Pillow; pip install 'snn-rl[render]'"
         ) from err
     images = [Image.fromarray(f) for f in frames[::2]]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=40, loop=0)
-    tmp.replace(path)
+    atomic_write(
+        path,
+        lambda tmp: images[0].save(
+            tmp, format="GIF", save_all=True, append_images=images[1:], duration=40, loop=0
+        ),
+    )
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "enjoy": cmd_enjoy}
+def cmd_compare(args: argparse.Namespace) -> int:
+    from snn_rl.agents.compare import compare
+
+    output = args.output or Path("runs") / f"compare_{args.env_id.replace('/', '_')}"
+    try:
+        compare(
+            args.env_id,
+            args.algos,
+            args.seeds,
+            output=output,
+            total_timesteps=args.total_timesteps,
+            eval_freq=args.eval_freq,
+            eval_episodes=args.eval_episodes,
+            n_jobs=args.n_jobs,
+            backend=args.backend,
+            ray_address=args.ray_address,
+            threshold=args.threshold,
+            device=args.device,
+            plot=not args.no_plot,
+            verbose=not args.quiet,
+        )
+    except ImportError as err:
+        raise SystemExit(f"snn-rl compare: error: {err}") from err
+    print("\n" + (output / "summary.md").read_text())
+    print(f"wrote {output}/summary.csv, summary.md" + ("" if args.no_plot else ", curves.png"))
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "enjoy": cmd_enjoy,
+    "compare": cmd_compare,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,7 @@ import snn_rl.envs  # noqa: F401
 from snn_rl.agents import MSTDPETAgent, evaluate
 from snn_rl.agents.callbacks import ScheduledEvaluation
 from snn_rl.agents.cli import main as cli
-from snn_rl.agents.results import first_reach, sustained_from
+from snn_rl.agents.report import first_reach, sustained_from
 from snn_rl.envs.rewards import FunctionReward
 
 

@@ -1,0 +1,340 @@
+"""Compare spiking agents with SB3 baselines over seeds: curves, summary table and plot.
+
+Protocol: every run (one algorithm, one seed) trains on the env made by the shared factory
+and is evaluated on one schedule, :class:`~snn_rl.agents.callbacks.ScheduledEvaluation`
+every ``eval_freq`` env steps (and at step 0 and at the end), with ``eval_episodes``
+deterministic episodes of the shared :func:`~snn_rl.agents.evaluation.evaluate`, seeded
+``10000 + seed`` for every algorithm of that seed. Each point records env steps, training
+wall-clock (evaluation excluded) and the mean/std return.
+
+Files under ``output``:
+
+* ``runs/<algo>_<seed>.csv``: the curve (rewritten atomically after every point);
+  ``runs/<algo>_<seed>.done.json`` marks a finished run (settings, hyperparameters, timing).
+  Finished runs are skipped, so an interrupted comparison resumes where it stopped.
+* ``summary.csv`` / ``summary.md``: per algorithm, the final mean return (mean and std over
+  seeds of each seed's last evaluation), the training time, and the env steps and seconds
+  to the reward threshold (first evaluation >= threshold, and the point from which every
+  later one stays >= threshold), averaged over the seeds that reached it, with their count.
+* ``curves.png``: mean return over seeds (band: +/- std over seeds) against env steps and
+  against training wall-clock.
+
+Runs go to a local spawn process pool (``n_jobs``) or to a Ray cluster (``backend="ray"``).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from snn_rl.agents import baselines
+from snn_rl.agents._io import atomic_write
+from snn_rl.agents.callbacks import ScheduledEvaluation
+from snn_rl.agents.evaluation import evaluate
+from snn_rl.agents.hyperparams import load_hyperparams
+from snn_rl.agents.mstdpet import MSTDPETAgent
+from snn_rl.agents.report import (
+    CURVE_COLUMNS,
+    SUMMARY_COLUMNS,
+    load_runs,
+    plot_curves,
+    require_matplotlib,
+    summarize,
+    write_curve,
+    write_summary,
+)
+
+__all__ = [
+    "ALGOS",
+    "CURVE_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "RunSpec",
+    "compare",
+    "load_runs",
+    "plot_curves",
+    "run_one",
+    "summarize",
+    "write_summary",
+]
+
+ALGOS: tuple[str, ...] = ("mstdpet", *sorted(baselines.SB3_ALGOS))
+EVAL_SEED_OFFSET = 10_000
+DEFAULT_TIMESTEPS = 100_000
+Backend = Literal["local", "ray"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a comparison (plain data, sent to worker processes)."""
+
+    env_id: str
+    algo: str
+    seed: int
+    total_timesteps: int
+    eval_freq: int
+    eval_episodes: int
+    output: str
+    device: str = "cpu"
+    overrides: dict = field(default_factory=dict)
+    write_progress: bool = True
+    verbose: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.algo}_{self.seed}"
+
+    def settings(self) -> dict:
+        keys = ("env_id", "algo", "seed", "total_timesteps", "eval_freq", "eval_episodes")
+        return {**{k: getattr(self, k) for k in keys}, "overrides": self.overrides}
+
+
+def _build(spec: RunSpec) -> tuple[Any, Any, dict]:
+    """(model, model -> what to evaluate, hyperparameters as JSON-able data)."""
+    if spec.algo == "mstdpet":
+        agent = MSTDPETAgent(spec.env_id, seed=spec.seed, device=spec.device, **spec.overrides)
+        return agent, lambda m: m, asdict(agent.config)
+    model = baselines.make_baseline(
+        spec.algo, spec.env_id, seed=spec.seed, device=spec.device, hyperparams=spec.overrides
+    )
+    tuned = baselines.baseline_hyperparams(spec.algo, spec.env_id)
+    return model, baselines.eval_policy, {**tuned, **spec.overrides}
+
+
+def run_one(spec: RunSpec) -> dict:
+    """Train and evaluate one run (the worker; one torch thread). Returns its result."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model, to_policy, hyperparams = _build(spec)
+        curve = Path(spec.output) / "runs" / f"{spec.name}.csv"
+
+        def evaluate_fn(m: Any) -> tuple[np.ndarray, np.ndarray]:
+            result = evaluate(
+                to_policy(m),
+                spec.env_id,
+                n_episodes=spec.eval_episodes,
+                seed=EVAL_SEED_OFFSET + spec.seed,
+            )
+            return result.returns, result.lengths
+
+        def on_result(record: dict) -> None:
+            if spec.write_progress:
+                write_curve(curve, callback.records)
+            if spec.verbose:
+                print(
+                    f"[{spec.env_id} {spec.name}] {record['timesteps']:>8} steps "
+                    f"{record['train_seconds']:8.1f} s  mean {record['mean_return']:9.2f}",
+                    flush=True,
+                )
+
+        callback = ScheduledEvaluation(
+            evaluate_fn, spec.eval_freq, on_result=on_result, eval_at_start=True, eval_at_end=True
+        )
+        start = time.perf_counter()
+        model.learn(spec.total_timesteps, callback=callback)
+        return {
+            "settings": spec.settings(),
+            "records": callback.records,
+            "num_timesteps": int(model.num_timesteps),
+            "wall_seconds": time.perf_counter() - start,
+            "device": spec.device,
+            "hyperparams": hyperparams,
+        }
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _finish(output: Path, result: dict) -> None:
+    """Write a run's final curve, then its done marker."""
+    s = result["settings"]
+    runs = output / "runs"
+    write_curve(runs / f"{s['algo']}_{s['seed']}.csv", result["records"])
+    meta = {k: v for k, v in result.items() if k != "records"}
+    text = json.dumps(meta, indent=1, default=str) + "\n"
+    atomic_write(runs / f"{s['algo']}_{s['seed']}.done.json", lambda p: p.write_text(text))
+
+
+def _is_done(spec: RunSpec) -> bool:
+    marker = Path(spec.output) / "runs" / f"{spec.name}.done.json"
+    if not marker.is_file():
+        return False
+    done = json.loads(marker.read_text())["settings"]
+    if done != spec.settings():
+        raise ValueError(
+            f"{marker} is a finished run with other settings ({done}, asked for "
+            f"{spec.settings()}); use another output folder or delete that run"
+        )
+    return True
+
+
+def _run_local(specs: list[RunSpec], n_jobs: int) -> Iterator[dict]:
+    if n_jobs == 1 or len(specs) <= 1:
+        for spec in specs:
+            yield run_one(spec)
+        return
+    with mp.get_context("spawn").Pool(min(n_jobs, len(specs))) as pool:
+        yield from pool.imap_unordered(run_one, specs, chunksize=1)
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as err:
+        raise ImportError(
+            "backend='ray' needs Ray, an optional extra: pip install 'snn-rl[ray]'"
+        ) from err
+    return ray
+
+
+def _run_ray(specs: list[RunSpec], address: str | None) -> Iterator[dict]:
+    ray = _import_ray()
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address)
+    try:
+        task = ray.remote(num_cpus=1)(run_one)
+        pending = [task.remote(replace(s, write_progress=False)) for s in specs]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _resolve_budget(algo: str, env_id: str, total_timesteps: int | None) -> int:
+    if total_timesteps is not None:
+        return total_timesteps
+    if algo == "mstdpet":
+        tuned = load_hyperparams("mstdpet", env_id).get("n_timesteps")
+    else:
+        tuned = baselines.baseline_budget(algo, env_id)
+    return DEFAULT_TIMESTEPS if tuned is None else int(tuned)
+
+
+def _check_args(
+    env_id: str,
+    algos: Sequence[str],
+    seeds: Sequence[int],
+    threshold: float | None,
+    backend: str,
+    **ints: int | None,
+) -> float:
+    """Validate a comparison's arguments; return the reward threshold to use."""
+    spec = baselines.check_env_id(env_id)
+    if isinstance(algos, str) or not algos:
+        raise ValueError(f"algos must be a non-empty list of names from {list(ALGOS)}")
+    unknown = [a for a in algos if a not in ALGOS]
+    if unknown:
+        raise ValueError(f"unknown algorithms {unknown}; valid: {list(ALGOS)}")
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of ints >= 0, got {seeds!r}")
+    if len(set(algos)) != len(algos) or len(set(seeds)) != len(seeds):
+        raise ValueError("algos and seeds must not repeat")
+    for name, value in ints.items():
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if backend not in ("local", "ray"):
+        raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+    if backend == "ray":
+        _import_ray()
+    threshold = spec.reward_threshold if threshold is None else float(threshold)
+    if threshold is None or not np.isfinite(threshold):
+        raise ValueError(
+            f"{env_id} has no reward_threshold in its spec; pass one (--threshold on the CLI)"
+        )
+    return threshold
+
+
+def compare(
+    env_id: str,
+    algos: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    output: str | os.PathLike,
+    total_timesteps: int | None = None,
+    eval_freq: int = 10_000,
+    eval_episodes: int = 100,
+    n_jobs: int = 1,
+    backend: Backend = "local",
+    ray_address: str | None = None,
+    threshold: float | None = None,
+    device: str = "cpu",
+    overrides: Mapping[str, dict] | None = None,
+    plot: bool = True,
+    verbose: bool = True,
+) -> list[dict]:
+    """Run (or resume) a comparison and write its curves, summary and plot.
+
+    Args:
+        env_id: a registered Gymnasium id.
+        algos: names from :data:`ALGOS` ("mstdpet" and the SB3 algorithms).
+        seeds: training seeds; evaluation of seed ``s`` uses seed ``10000 + s``.
+        output: folder for the files listed in the module docstring.
+        total_timesteps: env steps per run (None: each algorithm's tuned budget; give one
+            number for a like-for-like comparison).
+        eval_freq: env steps between evaluations.
+        eval_episodes: deterministic episodes per evaluation.
+        n_jobs: parallel worker processes of the local backend.
+        backend: "local" (spawn process pool) or "ray" (needs the ``ray`` extra).
+        ray_address: Ray cluster to join (None: ``RAY_ADDRESS`` or a new local instance).
+        threshold: reward threshold (default: the env spec's ``reward_threshold``).
+        device: torch device of every model.
+        overrides: per algorithm, hyperparameters that replace the tuned ones, e.g.
+            ``{"mstdpet": {"a_post": 0.5}, "ppo": {"n_steps": 64}}``.
+        plot: write ``curves.png`` (needs matplotlib).
+        verbose: print a line per evaluation.
+
+    Returns:
+        The summary rows (one dict per algorithm, keys :data:`SUMMARY_COLUMNS`).
+    """
+    ints = {"total_timesteps": total_timesteps, "eval_freq": eval_freq, "n_jobs": n_jobs}
+    ints["eval_episodes"] = eval_episodes
+    threshold = _check_args(env_id, algos, seeds, threshold, backend, **ints)
+    overrides = dict(overrides or {})
+    if set(overrides) - set(algos):
+        raise ValueError(
+            f"overrides name algorithms not compared: {sorted(set(overrides) - set(algos))}"
+        )
+    if plot:
+        require_matplotlib()  # fail before training, not after
+    out = Path(output)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    specs = [
+        RunSpec(
+            env_id=env_id,
+            algo=algo,
+            seed=seed,
+            total_timesteps=_resolve_budget(algo, env_id, total_timesteps),
+            eval_freq=eval_freq,
+            eval_episodes=eval_episodes,
+            output=str(out),
+            device=device,
+            overrides=dict(overrides.get(algo, {})),
+            verbose=verbose,
+        )
+        for algo in algos
+        for seed in seeds
+    ]
+    pending = [s for s in specs if not _is_done(s)]
+    results = _run_ray(pending, ray_address) if backend == "ray" else _run_local(pending, n_jobs)
+    for result in results:
+        _finish(out, result)
+    runs = load_runs(out, algos, seeds)
+    rows = summarize(runs, threshold)
+    settings = {"env_id": env_id, "eval_freq": eval_freq, "eval_episodes": eval_episodes}
+    write_summary(out, rows, {**settings, "threshold": threshold})
+    if plot:
+        plot_curves(runs, out / "curves.png", threshold=threshold, title=env_id)
+    return rows
