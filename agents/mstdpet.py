@@ -340,6 +340,10 @@ class MSTDPETAgent(SpikingAgent):
         params = inspect.signature(cls).parameters if cls is not None else {}
         if "features" in params:
             kwargs.setdefault("features", self._policy.encode)
+        if "n_features" in params:
+            kwargs.setdefault("n_features", self._policy.encoder.out_features)
+        if "seed" in params:
+            kwargs.setdefault("seed", self.seed)
         if "check_finite" in params:  # the env driver already rejects NaN obs and rewards
             kwargs.setdefault("check_finite", False)
         return make_reward_signal(name, **kwargs).to(self.device)

@@ -23,6 +23,7 @@ from typing import Any
 from .basic_rewards import EnvReward, FunctionReward, SumSignal, TerminalReward
 from .critics import RewardPredictionError, TDError
 from .reward_signal import RewardSignal, Transition
+from .spiking_critic import SpikingTDError
 
 __all__ = [
     "REWARD_SIGNALS",
@@ -30,6 +31,7 @@ __all__ = [
     "FunctionReward",
     "RewardPredictionError",
     "RewardSignal",
+    "SpikingTDError",
     "SumSignal",
     "TDError",
     "TerminalReward",
@@ -43,6 +45,7 @@ REWARD_SIGNALS: dict[str, type[RewardSignal]] = {
     "env": EnvReward,
     "rpe": RewardPredictionError,
     "td": TDError,
+    "spiking_td": SpikingTDError,
     "terminal": TerminalReward,
 }
 
