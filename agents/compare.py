@@ -16,7 +16,7 @@ Files under ``output``:
   seeds of each seed's last evaluation), the training time, and the env steps and seconds
   to the reward threshold (first evaluation >= threshold, and the point from which every
   later one stays >= threshold), averaged over the seeds that reached it, with their count.
-* ``curves.png``: mean return over seeds (band: +/- std over seeds) against env steps and
+* ``curves.png``: mean return over seeds (band: min to max over seeds) against env steps and
   against training wall-clock.
 
 Runs go to a local spawn process pool (``n_jobs``) or to a Ray cluster (``backend="ray"``).

@@ -173,12 +173,15 @@ def write_summary(output: str | os.PathLike, rows: list[dict], settings: dict) -
     atomic_write(out / "summary.md", lambda p: p.write_text(text))
 
 
-def _band(curves: list[list[dict]], x_key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean x, mean and std of the return over seeds, point by point (shortest curve)."""
+def _band(
+    curves: list[list[dict]], x_key: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean x, and the mean, min and max of the return over seeds, point by point (up to the
+    shortest curve)."""
     n = min(len(c) for c in curves)
     x = np.array([[c[i][x_key] for i in range(n)] for c in curves], dtype=float).mean(0)
     y = np.array([[c[i]["mean_return"] for i in range(n)] for c in curves], dtype=float)
-    return x, y.mean(0), y.std(0)
+    return x, y.mean(0), y.min(0), y.max(0)
 
 
 def require_matplotlib() -> tuple[Any, Any]:
@@ -200,7 +203,8 @@ def plot_curves(
     threshold: float | None = None,
     title: str = "",
 ) -> Path:
-    """Write a PNG: mean return over seeds (+/- std band) against env steps and seconds."""
+    """Write a PNG: mean return over seeds (band: min to max over seeds) against env steps
+    and against training seconds."""
     Figure, FigureCanvasAgg = require_matplotlib()
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     FigureCanvasAgg(fig)
@@ -210,9 +214,9 @@ def plot_curves(
         if not curves:
             continue
         for ax, key in zip(axes, ("timesteps", "train_seconds"), strict=True):
-            x, mean, std = _band(curves, key)
+            x, mean, low, high = _band(curves, key)
             (line,) = ax.plot(x, mean, marker="o", ms=3, label=f"{algo} ({len(curves)} seeds)")
-            ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+            ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2)
     for ax, label in zip(axes, ("env steps", "training wall-clock (s)"), strict=True):
         if threshold is not None:
             ax.axhline(threshold, color="gray", ls="--", lw=1, label="threshold")

@@ -124,6 +124,8 @@ class TDError(RewardSignal):
         lr_bias: Bias learning rate.
         feature_norm_sq: Step normaliser (None: measured on the first batch).
         terminal_reward: Shorthand for ``reward=TerminalReward(terminal_reward)``.
+        reward_scale: Factor applied to the reward before the TD error (e.g. 0.01 for -1
+            per step rewards, so that the signal's size suits the actor's learning rate).
         reward: The signal the critic learns to predict (default: the env reward).
         check_finite: See :class:`RewardSignal` (also checks the features).
 
@@ -150,6 +152,7 @@ class TDError(RewardSignal):
         feature_norm_sq: float | None = None,
         terminal_reward: float | None = None,
         reward: RewardSignal | None = None,
+        reward_scale: float = 1.0,
         check_finite: bool = True,
     ) -> None:
         super().__init__(check_finite=check_finite)
@@ -169,6 +172,7 @@ class TDError(RewardSignal):
             None if feature_norm_sq is None else check_positive("feature_norm_sq", feature_norm_sq)
         )
         self.reward = TerminalReward(terminal_reward) if terminal_reward is not None else reward
+        self.reward_scale = _check_number("reward_scale", reward_scale)
         if self.reward is not None:
             self.reward.to(self.device, self.dtype)
         params = (
@@ -206,6 +210,8 @@ class TDError(RewardSignal):
 
     def compute(self, t: Transition) -> torch.Tensor:
         reward = t.reward if self.reward is None else self.reward.compute(t)
+        if self.reward_scale != 1.0:
+            reward = reward * self.reward_scale
         phi, phi_next = self._phi(t.obs), self._phi(t.next_obs)
         if self.check_finite:
             _raise_if_not_finite({"features(obs)": phi, "features(next_obs)": phi_next})

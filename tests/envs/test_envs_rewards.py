@@ -295,3 +295,13 @@ def test_registry():
         REWARD_SIGNALS.pop("half_test", None)
     with pytest.raises(TypeError, match="subclass"):
         register_reward_signal("bad", dict)
+
+
+def test_td_error_reward_scale():
+    one_hot = lambda obs: torch.nn.functional.one_hot(obs[:, 0], 2).float()  # noqa: E731
+    td = TDError(
+        one_hot, gamma=0.5, lam=0.0, lr=1.0, lr_bias=0.0, feature_norm_sq=1.0, reward_scale=0.01
+    )
+    delta = td([-1.0], [False], [False], [[0]], [[1]])  # V = 0 everywhere: delta = 0.01 * r
+    assert delta.tolist() == pytest.approx([-0.01])
+    assert td.value(torch.tensor([[0], [1]])).tolist() == pytest.approx([-0.01, 0.0])
