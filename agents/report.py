@@ -248,7 +248,7 @@ def per_seed_table(by_seed: dict[int, list[dict]], threshold: float) -> str:
             f"{format(first['train_seconds'], '.0f') if first else '-'} | "
             f"{sus['timesteps'] if sus else 'not sustained'} | "
             f"{format(sus['train_seconds'], '.0f') if sus else '-'} | "
-            f"{curve[-1]['mean_return']:.1f} |"
+            f"{curve[-1]['mean_return']:.4g} |"
         )
     n = len(by_seed)
     lines.append(

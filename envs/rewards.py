@@ -1,18 +1,8 @@
-"""Reward signals: the modulatory third factor that plasticity sees, computed from transitions.
+"""Reward signals by name: the registry, and every built-in signal in one import.
 
-The signal that gates a three-factor rule is not always the env reward: it may be the reward
-minus its running mean (reward-prediction error), the TD error of a critic, a shaped reward,
-or a user function. Every signal is a :class:`RewardSignal` called once per env step::
-
-    signal = reward_signal(reward, terminated, truncated, obs, next_obs, active=active)
-
-with ``reward``, ``terminated``, ``truncated`` of shape ``(B,)`` and ``obs``, ``next_obs`` of
-shape ``(B, *obs_shape)`` (numpy arrays or tensors on any device). ``next_obs`` is the TRUE
-next observation of the transition: for a row whose episode ended it is the final
-observation, not the reset one (with Gymnasium's NEXT_STEP autoreset that is what the done
-step returns; with SAME_STEP it is ``info["final_obs"]``). ``active`` marks the rows that are
-real transitions; the others (such as NEXT_STEP's dummy step after a done) get signal 0 and
-change no internal state.
+The call protocol is in :mod:`snn_rl.envs.reward_signal`; the stateless built-ins in
+:mod:`snn_rl.envs.basic_rewards`; the learning critics in :mod:`snn_rl.envs.critics` and
+:mod:`snn_rl.envs.spiking_critic`.
 """
 
 from __future__ import annotations

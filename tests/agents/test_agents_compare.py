@@ -344,7 +344,7 @@ def test_per_seed_table_numbers():
     }
     table = per_seed_table(by_seed, 475.0)
     lines = table.splitlines()
-    assert lines[2] == "| 0 | 10 | 1 | 10 | 1 | 490.0 |"
-    assert lines[3] == "| 1 | 10 | 1 | not sustained | - | 100.0 |"
-    assert lines[4] == "| 2 | not reached | - | not sustained | - | 20.0 |"
+    assert lines[2] == "| 0 | 10 | 1 | 10 | 1 | 490 |"
+    assert lines[3] == "| 1 | 10 | 1 | not sustained | - | 100 |"
+    assert lines[4] == "| 2 | not reached | - | not sustained | - | 20 |"
     assert "2/3 seeds reached 475; 1/3 stayed" in table
