@@ -32,7 +32,7 @@ import torch
 from gymnasium.vector import VectorEnv
 from torch import Tensor, nn
 
-from snn_rl import IFNeuron, Input, LIFNeuron, Linear, SNNNetwork
+from snn_rl import FedeNeuron, IFNeuron, Input, LIFNeuron, Linear, SNNNetwork
 from snn_rl.agents.base import SpikingAgent
 from snn_rl.agents.hyperparams import load_hyperparams
 from snn_rl.agents.policy import SpikingPolicy
@@ -147,10 +147,31 @@ def build_encoder(config: dict, space: gym.spaces.Space) -> nn.Module:
         ) from err
 
 
+FEATURE_LAYER_DEFAULTS = {"lr": 1e-3, "w_init": 1.5, "a": 0.0, "thresh": 1.0, "tau_v": 5.0}
+
+
+def feature_layer_settings(config: dict) -> dict:
+    """The optional FedeSTDP feature layer's settings: ``size`` (required) and
+    :data:`FEATURE_LAYER_DEFAULTS` overridden by ``config``."""
+    unknown = set(config) - {"size", *FEATURE_LAYER_DEFAULTS}
+    if unknown or "size" not in config:
+        raise ValueError(
+            f"feature_layer needs 'size' and takes {sorted(FEATURE_LAYER_DEFAULTS)}; "
+            f"got {sorted(config)}"
+        )
+    return {**FEATURE_LAYER_DEFAULTS, **config}
+
+
 def build_network(
     n_inputs: int, n_outputs: int, config: MSTDPETConfig, generator: torch.Generator
 ) -> SNNNetwork:
-    """Default network: rate-coding IF inputs -> [Fede features] -> hidden LIF -> output LIF."""
+    """Default network: rate-coding IF inputs -> [Fede features] -> hidden LIF -> output LIF.
+
+    With a feature layer the input trace is normalised (``alpha_t = 1 - tau_t``, so it
+    approaches the input rate): the Fede neurons' forcing compares ``sum_i w_i s_i`` with
+    ``sum_i x_i``, and with weights near ``w_init`` it is positive only for traces of that
+    scale.
+    """
     net = SNNNetwork()
     lif = {
         "thresh": config.thresh,
@@ -158,15 +179,16 @@ def build_network(
         "tau_t": config.tau_t,
         "v_min": config.v_min,
     }
-    pre = IFNeuron(n_inputs, thresh=1.0, v_rest=0.0, alpha_v=1.0, tau_t=config.tau_t)
+    alpha_t = 1.0 - config.tau_t if config.feature_layer else 1.0
+    pre = IFNeuron(
+        n_inputs, thresh=1.0, v_rest=0.0, alpha_v=1.0, alpha_t=alpha_t, tau_t=config.tau_t
+    )
     size = n_inputs
     if config.feature_layer:
-        from snn_rl import FedeNeuron
-
-        feat = config.feature_layer
-        post = FedeNeuron(int(feat["size"]), thresh=float(feat.get("thresh", 1.0)))
+        feat = feature_layer_settings(config.feature_layer)
+        post = FedeNeuron(int(feat["size"]), thresh=feat["thresh"], tau_v=feat["tau_v"])
         net.add_layer("features", Linear(size, post.shape[0], generator=generator), pre, post)
-        net.connections["features"].reset_weights("constant", float(feat.get("w_init", 0.5)))
+        net.connections["features"].reset_weights("constant", feat["w_init"])
         pre, size = post, post.shape[0]
     for i, hidden in enumerate(config.hidden_sizes):
         post = LIFNeuron(hidden, **lif)
@@ -295,12 +317,9 @@ class MSTDPETAgent(SpikingAgent):
         )
         self.feature_rule = None
         if features is not None:
-            feat = cfg.feature_layer
+            feat = feature_layer_settings(cfg.feature_layer)
             self.feature_rule = FedeSTDP(
-                {"features": features},
-                lr=float(feat.get("lr", 1e-3)),
-                w_init=float(feat.get("w_init", 0.5)),
-                a=float(feat.get("a", 0.0)),
+                {"features": features}, lr=feat["lr"], w_init=feat["w_init"], a=feat["a"]
             )
         self.reward_signal = self._make_signal(signal)
         self._explore_eps = (

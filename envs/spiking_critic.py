@@ -74,7 +74,7 @@ class SpikingTDError(RewardSignal):
         lam: float = 0.8,
         lr: float = 0.002,
         value_scale: float = 2.0,
-        weight_init_mean: float = 0.1,
+        weight_init_mean: float = 0.3,
         weight_init_std: float = 0.1,
         tau_v: float = 0.8,
         terminal_reward: float | None = None,

@@ -234,3 +234,19 @@ def test_nan_from_the_env_raises(where):
     agent = MSTDPETAgent(_NaNEnv(where), seed=0, device="cpu", reward_signal="env")
     with pytest.raises(ValueError, match="NaN"):
         agent.learn(20)
+
+
+def test_hidden_layers_and_fede_feature_layer():
+    agent = small(hidden_sizes=[16], feature_layer={"size": 12, "lr": 0.01})
+    layers = list(agent.policy.network.layer_state_dict())
+    assert layers == ["features", "hidden0", "output"]
+    assert set(agent.rule.state) == {"hidden0", "output"}  # MSTDPET: all but the features
+    assert agent.feature_rule is not None
+    before = agent.policy.network.connections["features"].weight.clone()
+    agent.learn(200)
+    after = agent.policy.network.connections["features"].weight
+    assert torch.isfinite(after).all() and not torch.equal(before, after)
+    path_state = agent._checkpoint()
+    assert path_state["feature_rule"] is not None
+    with pytest.raises(ValueError, match="feature_layer needs 'size'"):
+        small(feature_layer={"lr": 0.1})
