@@ -142,6 +142,11 @@ class VecEnvDriver:
         self.discrete = isinstance(env.single_action_space, gym.spaces.Discrete)
         self._tensor_env = False
         self._prev_done = torch.zeros(self.num_envs, dtype=torch.bool, device=device)
+        # On a GPU, finiteness is accumulated on the device and checked (one sync) every
+        # ``check_every`` steps instead of every step; on the CPU every step is checked.
+        self.check_every = 1 if device.type == "cpu" else 64
+        self._bad = torch.zeros((), dtype=torch.bool, device=device)
+        self._steps = 0
 
     def _obs(self, obs: Any) -> Tensor:
         if isinstance(obs, Tensor):
@@ -152,9 +157,24 @@ class VecEnvDriver:
             if array.dtype.kind == "f" and not np.isfinite(array).all():
                 raise ValueError("the env returned an observation with NaN or inf")
             return torch.as_tensor(array, device=self.device, dtype=self.obs_dtype)
-        if out.is_floating_point() and not bool(torch.isfinite(out).all()):
-            raise ValueError("the env returned an observation with NaN or inf")
+        if out.is_floating_point():
+            self._flag_nonfinite(out, "an observation")
         return out
+
+    def _flag_nonfinite(self, x: Tensor, what: str) -> None:
+        if self.check_every == 1:
+            if not bool(torch.isfinite(x).all()):
+                raise ValueError(f"the env returned {what} with NaN or inf")
+            return
+        self._bad |= ~torch.isfinite(x).all()
+
+    def _check_flag(self) -> None:
+        self._steps += 1
+        if self.check_every > 1 and self._steps % self.check_every == 0 and bool(self._bad):
+            raise ValueError(
+                f"the env returned an observation or reward with NaN or inf "
+                f"(checked every {self.check_every} steps on {self.device})"
+            )
 
     def _flags(self, x: Any) -> Tensor:
         return torch.as_tensor(x, device=self.device).to(torch.bool).reshape(self.num_envs)
@@ -176,8 +196,8 @@ class VecEnvDriver:
         obs, reward, terminated, truncated, info = self.env.step(self._action_for_env(action))
         obs = self._obs(obs)
         reward = torch.as_tensor(reward, device=self.device).to(self.dtype).reshape(self.num_envs)
-        if not bool(torch.isfinite(reward).all()):
-            raise ValueError("the env returned a NaN or inf reward")
+        self._flag_nonfinite(reward, "a reward")
+        self._check_flag()
         terminated, truncated = self._flags(terminated), self._flags(truncated)
         done = terminated | truncated
         active = torch.ones_like(done)

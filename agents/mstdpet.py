@@ -274,6 +274,8 @@ class MSTDPETAgent(SpikingAgent):
         cfg = self.config
         init_gen = torch.Generator().manual_seed(self.seed)
         encoder = build_encoder(cfg.encoder, self.observation_space)
+        if hasattr(encoder, "check_values"):
+            encoder.check_values = False  # the env driver checks observations itself
         n_actions = (
             int(self.action_space.n)
             if isinstance(self.action_space, gym.spaces.Discrete)
@@ -436,7 +438,8 @@ class MSTDPETAgent(SpikingAgent):
             before = self._diag.weights() if sample else None
             self.rule.step(signal)
             reset = (tr.done & tr.active) | ~tr.active
-            if bool(reset.any()):
+            # on a GPU, masked resets every step cost less than a host sync to skip them
+            if self.device.type != "cpu" or bool(reset.any()):
                 policy.network.reset_state(mask=reset)
                 self.rule.reset_state(mask=reset)
                 self.reward_signal.reset(mask=reset)

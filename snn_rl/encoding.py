@@ -237,12 +237,13 @@ def _centres(low: np.ndarray, high: np.ndarray, n: tuple[int, ...]) -> tuple[np.
     return np.concatenate(centres), np.concatenate(spacing), np.concatenate(dim_index)
 
 
-def _as_observation(obs: Any, ref: Tensor, dims: int) -> Tensor:
-    """``obs`` as a finite ``(B, dims)`` tensor with ``ref``'s dtype and device."""
+def _as_observation(obs: Any, ref: Tensor, dims: int, values: bool = True) -> Tensor:
+    """``obs`` as a ``(B, dims)`` tensor with ``ref``'s dtype and device; finite unless
+    ``values`` is False (then only the shape is checked, without a host sync)."""
     obs = torch.as_tensor(obs, dtype=ref.dtype, device=ref.device)
     if obs.ndim != 2 or obs.shape[1] != dims:
         raise ValueError(f"obs must have shape (B, {dims}), got {tuple(obs.shape)}")
-    if not bool(torch.isfinite(obs).all()):
+    if values and not bool(torch.isfinite(obs).all()):
         raise ValueError("obs must be finite, got NaN or inf")
     return obs
 
@@ -251,7 +252,14 @@ _CodeT = TypeVar("_CodeT", bound="_GaussianCode")
 
 
 class _GaussianCode(nn.Module):
-    """Per-dimension Gaussian receptive fields shared by the two population encoders."""
+    """Per-dimension Gaussian receptive fields shared by the two population encoders.
+
+    Attributes:
+        check_values: when True (default) every call checks that the observations are
+            finite (a host sync on a GPU); a caller that checks them itself may set False.
+    """
+
+    check_values: bool = True
 
     def __init__(
         self,
@@ -312,7 +320,7 @@ class _GaussianCode(nn.Module):
 
     def _activations(self, obs: Any) -> Tensor:
         """``g_{i,k} = exp(-0.5 ((o_i - c_{i,k}) / sigma_i)^2)``, flat ``(B, sum_i n_i)``."""
-        obs = _as_observation(obs, self.low, self.in_features)
+        obs = _as_observation(obs, self.low, self.in_features, self.check_values)
         if self.clip:
             obs = torch.maximum(torch.minimum(obs, self.high), self.low)
         z = (obs[:, self.dim_index] - self.centres) / self.sigma

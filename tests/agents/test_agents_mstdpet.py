@@ -250,3 +250,55 @@ def test_hidden_layers_and_fede_feature_layer():
     assert path_state["feature_rule"] is not None
     with pytest.raises(ValueError, match="feature_layer needs 'size'"):
         small(feature_layer={"lr": 0.1})
+
+
+def test_nan_is_caught_by_the_accumulated_device_check():
+    """On a GPU the driver checks tensor observations every `check_every` steps (one sync)."""
+    from snn_rl.envs import TorchCartPoleVec
+
+    class NaNAfterThree(TorchCartPoleVec):
+        calls = 0
+
+        def _observe(self, state):
+            NaNAfterThree.calls += 1
+            obs = super()._observe(state)
+            return obs * float("nan") if NaNAfterThree.calls > 3 else obs
+
+    env = NaNAfterThree(2, autoreset_mode="SAME_STEP")
+    agent = MSTDPETAgent(
+        env,
+        seed=0,
+        device="cpu",
+        reward_signal="env",
+        encoder=MSTDPETConfig.resolve("CartPole-v1", {}).encoder,
+    )
+    agent._driver.check_every = 4
+    with pytest.raises(ValueError, match="checked every 4 steps"):
+        agent.learn(50)
+    assert agent.num_timesteps < 8
+
+
+def test_user_network_trains_saves_and_needs_an_equivalent_network_to_load(tmp_path):
+    from snn_rl import IFNeuron, LIFNeuron, Linear, SNNNetwork
+
+    def make():
+        net = SNNNetwork()
+        inp, hid, out = IFNeuron(270), LIFNeuron(32, v_min=0.0), LIFNeuron(20, v_min=0.0)
+        g = torch.Generator().manual_seed(0)
+        net.add_layer("hidden", Linear(270, 32, weight=0.3), inp, hid)
+        net.add_layer("out", Linear(32, 20, generator=g), hid, out)
+        return net
+
+    agent = small(network=make())
+    assert set(agent.rule.state) == {"hidden", "out"}
+    agent.learn(100)
+    path = agent.save(tmp_path / "custom.zip")
+    with pytest.raises(ValueError, match="pass network="):
+        MSTDPETAgent.load(path, device="cpu")
+    loaded = MSTDPETAgent.load(path, device="cpu", network=make())
+    obs = np.random.default_rng(0).uniform(-0.1, 0.1, (6, 4)).astype(np.float32)
+    assert np.array_equal(
+        agent.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0]
+    )
+    with pytest.raises(ValueError, match=r"must have shape \(8,\) = 2 x pop_size 4, got \(20,\)"):
+        small(network=make(), pop_size=4)
