@@ -4,9 +4,10 @@
 """
 
 from snn_rl.agents.base import SpikingAgent
+from snn_rl.agents.config import MSTDPETConfig
 from snn_rl.agents.evaluation import EvalResult, evaluate
 from snn_rl.agents.hyperparams import load_hyperparams
-from snn_rl.agents.mstdpet import MSTDPETAgent, MSTDPETConfig
+from snn_rl.agents.mstdpet import MSTDPETAgent
 
 __all__ = [
     "EvalResult",
