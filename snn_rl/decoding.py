@@ -27,14 +27,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from snn_rl._validation import check_in_range, check_int, check_positive
-from snn_rl.encoding import (
-    _centres,
-    _check_bounds,
-    _check_generator,
-    _check_n_per_dim,
-    _space_bounds,
+from snn_rl._coding import (
+    check_bounds,
+    check_generator,
+    check_n_per_dim,
+    evenly_spaced_centres,
+    space_bounds,
 )
+from snn_rl._validation import check_in_range, check_int, check_positive
 
 __all__ = [
     "population_counts",
@@ -193,7 +193,7 @@ class SoftmaxDecoder(_PopulationDecoder):
     ) -> None:
         super().__init__(n_actions, neurons_per_action)
         self.temperature = temperature
-        self.generator = _check_generator(generator)
+        self.generator = check_generator(generator)
 
     @property
     def temperature(self) -> float:
@@ -214,7 +214,7 @@ class SoftmaxDecoder(_PopulationDecoder):
 
     def forward(self, counts: Tensor, tie_break: Tensor | None = None) -> Tensor:
         probs = self._softmax(self._totals(counts, tie_break)[0])
-        _check_generator(self.generator, probs.device)
+        check_generator(self.generator, probs.device)
         return torch.multinomial(probs, 1, generator=self.generator)[:, 0]
 
     def extra_repr(self) -> str:
@@ -248,7 +248,7 @@ class EpsilonGreedyDecoder(_PopulationDecoder):
     ) -> None:
         super().__init__(n_actions, neurons_per_action)
         self.epsilon = epsilon
-        self.generator = _check_generator(generator)
+        self.generator = check_generator(generator)
 
     @property
     def epsilon(self) -> float:
@@ -261,7 +261,7 @@ class EpsilonGreedyDecoder(_PopulationDecoder):
     def forward(self, counts: Tensor, tie_break: Tensor | None = None) -> Tensor:
         totals, scores = self._totals(counts, tie_break)
         device, batch = totals.device, totals.shape[0]
-        _check_generator(self.generator, device)
+        check_generator(self.generator, device)
         explore = torch.rand(batch, generator=self.generator, device=device) < self.epsilon
         random = torch.randint(self.n_actions, (batch,), generator=self.generator, device=device)
         return torch.where(explore, random, _greedy(totals, scores))
@@ -305,11 +305,11 @@ class PopulationVectorDecoder(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        low, high = _check_bounds(low, high)
+        low, high = check_bounds(low, high)
         self.action_dim = low.size
-        self.n_per_dim = _check_n_per_dim(n_per_dim, self.action_dim)
+        self.n_per_dim = check_n_per_dim(n_per_dim, self.action_dim)
         self.in_features = sum(self.n_per_dim)
-        preferred, _, dim_index = _centres(low, high, self.n_per_dim)
+        preferred, _, dim_index = evenly_spaced_centres(low, high, self.n_per_dim)
         opts: dict[str, Any] = {"dtype": dtype or torch.get_default_dtype(), "device": device}
         membership = torch.zeros(self.in_features, self.action_dim, **opts)
         membership[torch.arange(self.in_features), torch.as_tensor(dim_index)] = 1.0
@@ -331,7 +331,7 @@ class PopulationVectorDecoder(nn.Module):
         device: torch.device | str | None = None,
     ) -> PopulationVectorDecoder:
         """Build from a Box-like action space; ``low``/``high`` replace its bounds when given."""
-        low, high = _space_bounds(space, low, high)
+        low, high = space_bounds(space, low, high)
         return cls(low, high, n_per_dim, dtype=dtype, device=device)
 
     @property

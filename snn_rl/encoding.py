@@ -22,10 +22,16 @@ import math
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
+from snn_rl._coding import (
+    check_bounds,
+    check_generator,
+    check_n_per_dim,
+    evenly_spaced_centres,
+    space_bounds,
+)
 from snn_rl._validation import check_int, check_positive
 
 __all__ = [
@@ -39,22 +45,6 @@ __all__ = [
 
 MAX_CONJUNCTIVE_CELLS = 1_000_000
 """Largest grid :class:`ConjunctiveGaussianEncoder` accepts (the cell count grows as prod n_i)."""
-
-
-def _check_generator(
-    generator: torch.Generator | None, device: torch.device | None = None
-) -> torch.Generator | None:
-    """Return ``generator`` if it is None or a torch.Generator (on ``device``'s type if given)."""
-    if generator is None:
-        return None
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator)}")
-    if device is not None and generator.device.type != device.type:
-        raise ValueError(
-            f"generator is on {generator.device} but the tensors are on {device}; create it "
-            f"with torch.Generator(device={str(device)!r})"
-        )
-    return generator
 
 
 def _check_spike_input(name: str, x: Any) -> Tensor:
@@ -77,7 +67,7 @@ class _SpikeEncoder(nn.Module):
 
     def __init__(self, generator: torch.Generator | None) -> None:
         super().__init__()
-        self.generator = _check_generator(generator)
+        self.generator = check_generator(generator)
 
     def spike_probability(self, x: Tensor) -> Tensor:
         """Per-element spike probability of one step; subclasses define it."""
@@ -85,7 +75,7 @@ class _SpikeEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         p = self.spike_probability(x)
-        _check_generator(self.generator, p.device)
+        check_generator(self.generator, p.device)
         u = torch.rand(p.shape, generator=self.generator, dtype=p.dtype, device=p.device)
         return (u < p).to(p.dtype)
 
@@ -177,66 +167,6 @@ class BernoulliEncoder(_SpikeEncoder):
         return f"scale={self.scale}"
 
 
-def _check_bounds(low: Any, high: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Validate 1-D bounds of equal length, finite, with ``high > low`` everywhere."""
-    low = np.asarray(low, dtype=np.float64)
-    high = np.asarray(high, dtype=np.float64)
-    if low.ndim != 1 or high.shape != low.shape or low.size == 0:
-        raise ValueError(
-            f"low and high must be 1-D with the same length (one entry per dimension), got "
-            f"shapes {low.shape} and {high.shape}; flatten multi-dimensional observations first"
-        )
-    for i, (lo, hi) in enumerate(zip(low, high, strict=True)):
-        if np.isnan(lo) or np.isnan(hi):
-            raise ValueError(f"dimension {i} has NaN bounds ({lo}, {hi})")
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise ValueError(
-                f"dimension {i} has infinite bounds ({lo}, {hi}); pass finite low/high for it"
-            )
-        if hi <= lo:
-            raise ValueError(f"dimension {i} needs high > low, got low={lo}, high={hi}")
-    return low, high
-
-
-def _check_n_per_dim(n_per_dim: int | Sequence[int], dims: int) -> tuple[int, ...]:
-    if isinstance(n_per_dim, int) and not isinstance(n_per_dim, bool):
-        n_per_dim = (n_per_dim,) * dims
-    n = tuple(n_per_dim)
-    if len(n) != dims:
-        raise ValueError(f"n_per_dim must be an int or have {dims} entries, got {len(n)}")
-    for i, k in enumerate(n):
-        check_int(f"n_per_dim[{i}]", k, minimum=1)
-    return n
-
-
-def _space_bounds(space: Any, low: Any, high: Any) -> tuple[Any, Any]:
-    """Bounds of a Box-like ``space`` (``.low``/``.high``), each replaced by ``low``/``high``."""
-    if not (hasattr(space, "low") and hasattr(space, "high")):
-        raise TypeError(
-            f"space must be Box-like with .low and .high, got {type(space).__name__}; use "
-            f"OneHotEncoder.from_space for Discrete spaces"
-        )
-    return (space.low if low is None else low), (space.high if high is None else high)
-
-
-def _centres(low: np.ndarray, high: np.ndarray, n: tuple[int, ...]) -> tuple[np.ndarray, ...]:
-    """Evenly spaced centres per dimension and their spacing, flattened over dimensions.
-
-    ``c_{i,k} = low_i + k * spacing_i`` with ``spacing_i = (high_i - low_i) / (n_i - 1)``; a
-    single centre sits at the midpoint with ``spacing_i = high_i - low_i``.
-    """
-    centres, spacing, dim_index = [], [], []
-    for i, k in enumerate(n):
-        if k == 1:
-            centres.append(np.array([(low[i] + high[i]) / 2]))
-            spacing.append(np.full(1, high[i] - low[i]))
-        else:
-            centres.append(np.linspace(low[i], high[i], k))
-            spacing.append(np.full(k, (high[i] - low[i]) / (k - 1)))
-        dim_index.append(np.full(k, i))
-    return np.concatenate(centres), np.concatenate(spacing), np.concatenate(dim_index)
-
-
 def _as_observation(obs: Any, ref: Tensor, dims: int, values: bool = True) -> Tensor:
     """``obs`` as a ``(B, dims)`` tensor with ``ref``'s dtype and device; finite unless
     ``values`` is False (then only the shape is checked, without a host sync)."""
@@ -273,15 +203,15 @@ class _GaussianCode(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        low, high = _check_bounds(low, high)
+        low, high = check_bounds(low, high)
         self.in_features = low.size
-        self.n_per_dim = _check_n_per_dim(n_per_dim, self.in_features)
+        self.n_per_dim = check_n_per_dim(n_per_dim, self.in_features)
         self.out_features = self._size(self.n_per_dim)
         self.sigma_scale = check_positive("sigma_scale", sigma_scale)
         if not isinstance(clip, bool):
             raise TypeError(f"clip must be a bool, got {type(clip).__name__}")
         self.clip = clip
-        centres, spacing, dim_index = _centres(low, high, self.n_per_dim)
+        centres, spacing, dim_index = evenly_spaced_centres(low, high, self.n_per_dim)
         opts: dict[str, Any] = {"dtype": dtype or torch.get_default_dtype(), "device": device}
         self.register_buffer("low", torch.tensor(low, **opts), persistent=False)
         self.register_buffer("high", torch.tensor(high, **opts), persistent=False)
@@ -313,7 +243,7 @@ class _GaussianCode(nn.Module):
         ``low``/``high``, when given, replace the space's bounds as a whole (needed where the
         space is unbounded, e.g. CartPole's velocities).
         """
-        low, high = _space_bounds(space, low, high)
+        low, high = space_bounds(space, low, high)
         return cls(
             low, high, n_per_dim, sigma_scale=sigma_scale, clip=clip, dtype=dtype, device=device
         )
