@@ -175,20 +175,26 @@ FEDE_MODES: tuple[str, ...] = ("post_spike", "every_step")
 
 
 def _accumulate_pairs(
-    out: Tensor, pre: Tensor, post: Tensor, alpha: float, batch_mean: bool
+    out: Tensor, pre: Tensor, post: Tensor, alpha: float, batch_mean: bool, beta: float = 1.0
 ) -> Tensor:
-    """``out += alpha * sum_l pre[b, (o,) k, l] * post[b, o, l]`` (per env, or batch mean).
+    """``out <- beta * out + alpha * sum_l pre[b, (o,) k, l] * post[b, o, l]`` (per env, or
+    batch mean), in place: the callers pass a tensor they own.
 
-    ``out`` is updated in place: the callers pass a tensor they own.
+    For the batch mean (the memory-bound case) the decay ``beta`` rides on the matmul, so E is
+    read and written once per term instead of once more for the decay.
     """
     if pre.dim() == 4:  # per-synapse delays: (B, out, K, L)
         term = torch.einsum("bokl,bol->bok", pre, post)
+        if beta != 1.0:
+            out.mul_(beta)
         return out.add_(term.mean(0) if batch_mean else term, alpha=alpha)
     if batch_mean:  # one (out, B*L) @ (B*L, K) matmul
         b, n_out, positions = post.shape
         p = post.transpose(0, 1).reshape(n_out, b * positions)
         q = pre.transpose(1, 2).reshape(b * positions, pre.shape[1])
-        return out.addmm_(p, q, alpha=alpha / b)
+        return out.addmm_(p, q, beta=beta, alpha=alpha / b)
+    if beta != 1.0:
+        out.mul_(beta)
     if post.shape[-1] == 1:  # Linear: an outer product per env, one fused pass over E
         return out.addcmul_(post, pre.transpose(1, 2), value=alpha)
     return out.baddbmm_(post, pre.transpose(1, 2), alpha=alpha)
@@ -202,14 +208,18 @@ def _pair_terms(
     post_trace: Tensor,
     a_pre: float,
     a_post: float,
+    decay: float = 1.0,
 ) -> Tensor:
+    """``out <- decay * out + a_pre * (x (x) z) - a_post * (s (x) y)``, in place."""
     batch_mean = out.dim() == 2
     positions = post_spikes.shape[-1]
     if a_pre != 0:
-        _accumulate_pairs(out, pre_trace, post_spikes, a_pre / positions, batch_mean)
+        _accumulate_pairs(out, pre_trace, post_spikes, a_pre / positions, batch_mean, decay)
+        decay = 1.0
     if a_post != 0:
-        _accumulate_pairs(out, pre_spikes, post_trace, -a_post / positions, batch_mean)
-    return out
+        _accumulate_pairs(out, pre_spikes, post_trace, -a_post / positions, batch_mean, decay)
+        decay = 1.0
+    return out if decay == 1.0 else out.mul_(decay)
 
 
 def eligibility_update(
@@ -250,12 +260,12 @@ def eligibility_update(
         post_spikes, post_trace: ``(B, out, L)``.
     """
     if out is None:
-        out = e_trace * e_trace_decay
-    elif out is e_trace:
-        out.mul_(e_trace_decay)
-    else:
-        torch.mul(e_trace, e_trace_decay, out=out)
-    return _pair_terms(out, pre_trace, pre_spikes, post_spikes, post_trace, a_pre, a_post)
+        out = e_trace.clone()
+    elif out is not e_trace:
+        out.copy_(e_trace)
+    return _pair_terms(
+        out, pre_trace, pre_spikes, post_spikes, post_trace, a_pre, a_post, e_trace_decay
+    )
 
 
 def stdp_update(

@@ -63,23 +63,27 @@ class Synapses(NamedTuple):
 
 def synapse_view(layer: Mapping[str, Any]) -> Synapses:
     """Read a layer's live presynaptic (after delay) and postsynaptic activity as :class:`Synapses`."""
-    conn, post = layer["connection"], layer["postsynaptic"]
-    weight = conn.weight
-    out, k = weight.shape[0], weight[0].numel()
-    b = conn.trace.shape[0]
-    if post.spikes.shape[0] != b:
+    # the modules' dicts directly: nn.Module.__getattr__ costs more than the views at B = 1
+    conn_buf, post_buf = layer["connection"]._buffers, layer["postsynaptic"]._buffers
+    weight = layer["connection"]._parameters["weight"]
+    x, s, z, y = conn_buf["trace"], conn_buf["spikes"], post_buf["spikes"], post_buf["trace"]
+    b, out = x.shape[0], weight.shape[0]
+    if z.shape[0] != b:
         raise RuntimeError(
             f"the connection holds {b} env rows but its postsynaptic population holds "
-            f"{post.spikes.shape[0]}; reset the whole network with one batch size"
+            f"{z.shape[0]}; reset the whole network with one batch size"
         )
-    lead = (b, out, k) if conn.per_synapse_delay else (b, k)
     dtype = weight.dtype
-    z, y = post.spikes, post.trace
+    if z.dtype != dtype:
+        z, y = z.to(dtype), y.to(dtype)
+    if x.dim() == 2:  # Linear without per-synapse delays: (B, in) -> (B, in, 1)
+        return Synapses(
+            x.unsqueeze(-1), s.unsqueeze(-1), z.reshape(b, out, 1), y.reshape(b, out, 1)
+        )
+    k = weight[0].numel()
+    lead = (b, out, k) if layer["connection"].per_synapse_delay else (b, k)
     return Synapses(
-        conn.trace.reshape(*lead, -1),
-        conn.spikes.reshape(*lead, -1),
-        (z if z.dtype == dtype else z.to(dtype)).reshape(b, out, -1),
-        (y if y.dtype == dtype else y.to(dtype)).reshape(b, out, -1),
+        x.reshape(*lead, -1), s.reshape(*lead, -1), z.reshape(b, out, -1), y.reshape(b, out, -1)
     )
 
 
@@ -238,16 +242,32 @@ class LearningRule:
     def reset_state(self, mask: Tensor | None = None) -> None:
         """Reset the rule's state, all env rows or the masked ones (no-op if stateless)."""
 
-    def _apply_delta(self, name: str, layer: Mapping[str, Any], group: dict, delta: Tensor) -> None:
-        """``W <- clamp(W + delta, w_min, w_max)`` (bounds if the group has them); log mean |dW|."""
+    def _apply_delta(
+        self,
+        name: str,
+        layer: Mapping[str, Any],
+        group: dict,
+        delta: Tensor,
+        scale: float | Tensor = 1.0,
+    ) -> None:
+        """``W <- clamp(W + scale * delta, w_min, w_max)`` (bounds if the group has them), in
+        place; keep mean ``|dW|`` for :attr:`last_delta`.
+
+        ``delta`` is only read, so it may be a rule's own state (e.g. the eligibility E).
+        """
         weight = layer["connection"].weight
+        delta = delta.reshape(weight.shape)
+        lo, hi = group.get("w_min"), group.get("w_max")
         with torch.no_grad():
-            new = weight + delta.reshape(weight.shape)
-            lo, hi = group.get("w_min"), group.get("w_max")
-            if lo is not None or hi is not None:
-                new = new.clamp(min=lo, max=hi)
-            self._last_delta[name] = (new - weight).abs().mean()
-            weight.copy_(new)
+            if isinstance(scale, Tensor):
+                delta, scale = delta * scale, 1.0
+            if lo is None and hi is None:
+                weight.add_(delta, alpha=scale)
+                self._last_delta[name] = delta.abs().mean() * abs(scale)
+                return
+            applied = torch.add(weight, delta, alpha=scale).clamp_(min=lo, max=hi).sub_(weight)
+            weight.add_(applied)
+            self._last_delta[name] = applied.abs().mean()
 
     # ------------------------------------------------------------- diagnostics
     @property

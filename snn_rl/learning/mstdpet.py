@@ -181,11 +181,13 @@ class _RewardModulated(PairRule):
                         f"{e.shape[0]} env rows; pass a ({e.shape[0]},) tensor"
                     )
                 rows = r.to(device=e.device, dtype=e.dtype)
-                dw = (rows @ e.flatten(1)).view(e.shape[1:]) / e.shape[0]
+                dw, scale = (rows @ e.flatten(1)).view(e.shape[1:]), group["lr"] / e.shape[0]
             else:
-                scale = r.to(device=e.device, dtype=e.dtype) if isinstance(r, Tensor) else r
-                dw = (e.mean(0) if self.per_env else e) * scale
-            self._apply_delta(name, layer, group, group["lr"] * dw)
+                dw = e.mean(0) if self.per_env else e  # E itself: only read
+                scale = group["lr"] * (
+                    r.to(device=e.device, dtype=e.dtype) if isinstance(r, Tensor) else r
+                )
+            self._apply_delta(name, layer, group, dw, scale)
 
 
 class MSTDPET(_RewardModulated):
