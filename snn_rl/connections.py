@@ -201,6 +201,24 @@ class Connection(nn.Module):
         Returns:
             Postsynaptic current ``(B, *post_shape)``.
         """
+        batch = self._buffers["spikes"].shape[0]  # the buffer dict: Module.__getattr__ is slow
+        if not (
+            spikes.shape[0] == batch
+            and trace.shape[0] == batch
+            and spikes.shape[1:] == self.pre_shape
+            and trace.shape[1:] == self.pre_shape
+        ):
+            self._raise_bad_input(spikes, trace)
+        dtype = self._parameters["weight"].dtype
+        s = self._align(spikes if spikes.dtype == dtype else spikes.to(dtype))
+        x = self._align(trace if trace.dtype == dtype else trace.to(dtype))
+        if self.max_delay:
+            s, x = self._delay_line(s, x)
+        self._buffers["spikes"] = s
+        self._buffers["trace"] = x
+        return self._current(s)
+
+    def _raise_bad_input(self, spikes: Tensor, trace: Tensor) -> None:
         for name, t in (("spikes", spikes), ("trace", trace)):
             if tuple(t.shape[1:]) != self.pre_shape:
                 raise ValueError(
@@ -213,14 +231,6 @@ class Connection(nn.Module):
                     f"{type(self).__name__} state has batch size {self.batch_size}; "
                     f"call reset_state(batch_size={t.shape[0]}) first"
                 )
-        dtype = self.weight.dtype
-        s = self._align(spikes if spikes.dtype == dtype else spikes.to(dtype))
-        x = self._align(trace if trace.dtype == dtype else trace.to(dtype))
-        if self.max_delay:
-            s, x = self._delay_line(s, x)
-        self._buffers["spikes"] = s  # the buffer dict directly: Module.__setattr__ is slow
-        self._buffers["trace"] = x
-        return self._current(s)
 
     def _delay_line(self, s: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         n = self.max_delay + 1
@@ -350,8 +360,8 @@ class Linear(Connection):
 
     def _current(self, s: Tensor) -> Tensor:
         if s.dim() == 2:
-            return s @ self.weight.t()
-        return (s * self.weight).sum(-1)
+            return nnf.linear(s, self._parameters["weight"])
+        return (s * self._parameters["weight"]).sum(-1)
 
     @staticmethod
     def pre_mult_post(pre: Tensor, post: Tensor) -> Tensor:

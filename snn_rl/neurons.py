@@ -155,6 +155,9 @@ class Neuron(nn.Module):
         self._buffers[name] = value
 
     def _check_input(self, name: str, x: Tensor) -> Tensor:
+        ref = self._buffers["spikes"]  # the buffer dict directly: Module.__getattr__ is slow
+        if isinstance(x, Tensor) and x.shape[0] == ref.shape[0] and x.shape[1:] == self.shape:
+            return x if x.dtype == ref.dtype else x.to(ref.dtype)
         if not isinstance(x, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
         if tuple(x.shape[1:]) != self.shape:
@@ -162,18 +165,14 @@ class Neuron(nn.Module):
                 f"{name} must have shape (B, {', '.join(map(str, self.shape))}) for "
                 f"{type(self).__name__} of shape {self.shape}, got {tuple(x.shape)}"
             )
-        if x.shape[0] != self.batch_size:
-            raise ValueError(
-                f"{name} has batch size {x.shape[0]} but the {type(self).__name__} state has "
-                f"batch size {self.batch_size}; call reset_state(batch_size={x.shape[0]}) first"
-            )
-        if x.dtype != self.spikes.dtype:
-            x = x.to(self.spikes.dtype)
-        return x
+        raise ValueError(
+            f"{name} has batch size {x.shape[0]} but the {type(self).__name__} state has "
+            f"batch size {ref.shape[0]}; call reset_state(batch_size={x.shape[0]}) first"
+        )
 
     def _update_trace(self, spikes: Tensor) -> None:
         self._buffers["trace"] = F.trace_update(
-            self.trace,
+            self._buffers["trace"],
             spikes,
             alpha_t=self.alpha_t,
             tau_t=self.tau_t,
@@ -291,7 +290,7 @@ class IFNeuron(Neuron):
         return self.v_rest if name == "v" else 0.0
 
     def _integrate(self, current: Tensor, gate: Tensor | None, trace_sum: Tensor | None) -> Tensor:
-        return F.if_voltage_update(self.v, current, alpha_v=self.alpha_v, gate=gate)
+        return F.if_voltage_update(self._buffers["v"], current, alpha_v=self.alpha_v, gate=gate)
 
     def _threshold(self) -> Tensor | float:
         return self.thresh
@@ -307,19 +306,19 @@ class IFNeuron(Neuron):
             trace_sum = self._check_input("trace_sum", trace_sum)
         elif self.needs_trace_sum:
             raise TypeError(f"{type(self).__name__}.forward needs trace_sum")
-        gate = F.refractory_gate(self.refrac_counts) if self.refrac_steps else None
+        buf = self._buffers
+        gate = F.refractory_gate(buf["refrac_counts"]) if self.refrac_steps else None
         v = F.voltage_floor(self._integrate(current, gate, trace_sum), self.v_min)
         fired = v >= self._threshold()
         z = fired.to(v.dtype)
         self._update_trace(z)
         self._adapt(z)
         if self.refrac_steps:
-            self._set(
-                "refrac_counts",
-                F.refractory_update(self.refrac_counts, z, refrac_steps=self.refrac_steps),
+            buf["refrac_counts"] = F.refractory_update(
+                buf["refrac_counts"], z, refrac_steps=self.refrac_steps
             )
-        self._set("v", F.reset_voltage(v, fired, v_rest=self.v_rest))
-        self._set("spikes", z)
+        buf["v"] = v.masked_fill_(fired, self.v_rest)  # v is this step's own new tensor
+        buf["spikes"] = z
         return z
 
     def extra_repr(self) -> str:
@@ -377,7 +376,7 @@ class LIFNeuron(IFNeuron):
 
     def _integrate(self, current: Tensor, gate: Tensor | None, trace_sum: Tensor | None) -> Tensor:
         return F.lif_voltage_update(
-            self.v,
+            self._buffers["v"],
             current,
             v_rest=self.v_rest,
             alpha_v=self.alpha_v,
@@ -450,7 +449,7 @@ class AdaptiveLIFNeuron(LIFNeuron):
 
     def _adapt(self, spikes: Tensor) -> None:
         self._buffers["adaptive_thresh"] = F.threshold_update(
-            self.adaptive_thresh,
+            self._buffers["adaptive_thresh"],
             spikes,
             thresh_rest=self.thresh,
             alpha_thresh=self.alpha_thresh,
@@ -507,7 +506,7 @@ class FedeNeuron(IFNeuron):
 
     def _integrate(self, current: Tensor, gate: Tensor | None, trace_sum: Tensor | None) -> Tensor:
         return F.fede_voltage_update(
-            self.v,
+            self._buffers["v"],
             current,
             trace_sum,
             v_rest=self.v_rest,
