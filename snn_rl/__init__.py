@@ -4,6 +4,7 @@ The engine (this package) depends on torch and numpy only. ``snn_rl.envs`` is th
 side and ``snn_rl.agents`` the Stable-Baselines3-like agents.
 """
 
+from snn_rl.compile import compile_available, compile_step
 from snn_rl.connections import Conv2d, Linear
 from snn_rl.decoding import (
     EpsilonGreedyDecoder,
@@ -49,5 +50,7 @@ __all__ = [
     "SNNNetwork",
     "STDP",
     "SoftmaxDecoder",
+    "compile_available",
+    "compile_step",
     "population_counts",
 ]
