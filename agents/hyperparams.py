@@ -2,7 +2,8 @@
 
 ``agents/hyperparams/<algo>.yml`` maps env ids to keyword arguments of the algorithm's
 constructor. ``load_hyperparams("mstdpet", "CartPole-v1")`` returns that mapping (a new dict),
-or ``{}`` when the env has no entry.
+or ``{}`` when the env has no entry. A torch-native twin (``snn_rl/CartPole-v1``: same spaces
+and dynamics as ``CartPole-v1``) without an entry of its own uses its Gymnasium task's entry.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import yaml
 __all__ = ["HYPERPARAMS_DIR", "available_algos", "load_hyperparams", "tuned_env_ids"]
 
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
+TWIN_PREFIX = "snn_rl/"  # torch-native twins of Gymnasium tasks: snn_rl/CartPole-v1, ...
 
 
 @cache
@@ -44,4 +46,7 @@ def load_hyperparams(algo: str, env_id: str | None) -> dict:
     """Tuned keyword arguments for ``algo`` on ``env_id`` (a deep copy; ``{}`` if none)."""
     if env_id is None:
         return {}
-    return copy.deepcopy(_read(algo).get(env_id, {}))
+    table = _read(algo)
+    if env_id not in table and env_id.startswith(TWIN_PREFIX):
+        env_id = env_id[len(TWIN_PREFIX) :]
+    return copy.deepcopy(table.get(env_id, {}))

@@ -57,7 +57,11 @@ def test_learn_smoke_on_pendulum_box_actions():
 
 
 def test_learn_on_torch_native_vector_env():
-    agent = small("snn_rl/CartPole-v1", encoder=MSTDPETConfig.resolve("CartPole-v1", {}).encoder)
+    # the torch-native twin takes CartPole-v1's tuned hyperparameters (it has none of its own)
+    assert MSTDPETConfig.resolve("snn_rl/CartPole-v1", {}) == MSTDPETConfig.resolve(
+        "CartPole-v1", {}
+    )
+    agent = small("snn_rl/CartPole-v1")
     agent.learn(64)
     assert agent.num_timesteps >= 64
     assert agent._driver._tensor_env
