@@ -1,0 +1,350 @@
+"""The peer libraries' side of ``benchmarks/speed.py``: the N1, N2 and N3 networks in PySNN 0.1.1
+and BindsNET 0.3.4.
+
+Runs under the python of the virtual environment made by ``benchmarks/setup_peers.sh`` (never
+imports ``snn_rl``). The harness calls ``build(sim, case, batch, inputs)`` and then ``step(t)``
+with ``t`` the index of the first simulation step of the call; one call runs
+``STEPS_PER_CALL.get((sim, case), 1)`` simulation steps (BindsNET: a ``network.run`` over a chunk
+of 10 steps, the way BindsNET runs networks). ``NOTES[(sim, case)]`` says where a library differs
+from the shared definition of the case. Each library is imported only when a network of it is
+built, so a worker's memory holds one library.
+
+Self-check (time per step and spike rates, batch 1 and 16; N3 1 and 4; or one SIM CASE BATCH)::
+
+    benchmarks/.venv-peers/bin/python benchmarks/speed_peers.py
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from itertools import pairwise
+
+import torch
+
+# shared parameters (the same values as benchmarks/speed.py)
+W_HIGH = {"N1": 0.05, "N2": 0.005, "N3": 0.2}  # weights uniform on [0, W_HIGH), seed 0
+THRESH, V_REST, DT = 1.0, 0.0, 1.0
+DECAY_V, DECAY_T = 0.8, 0.8  # per-step LIF voltage and trace decay factors, trace increment 1
+A_PRE, A_POST, LR, E_DECAY = 1.0, 1.0, 1e-3, 0.95
+FEDE_LR, FEDE_W_INIT, FEDE_A = 1e-4, 0.5, 0.0
+FEDE_TAU = 5.0  # FedeNeuron time constants (exponential updates), as the harness's snn_rl N3
+REWARD_EVERY, REWARD = 10, 1.0
+
+SIMS = ("pysnn", "bindsnet")
+IN_SHAPES = {"N1": (100,), "N2": (1000,), "N3": (2, 32, 32)}
+SIZES = {"N1": (100, 100, 2), "N2": (1000, 1000)}  # layer sizes of the fully connected cases
+CONV = dict(in_channels=2, out_channels=16, kernel=5, image=(32, 32), out=(16, 28, 28))
+
+BINDSNET_CHUNK = 10  # simulation steps per network.run call (= the reward period of N1/N2)
+STEPS_PER_CALL = {("bindsnet", case): BINDSNET_CHUNK for case in IN_SHAPES}
+
+_BINDSNET_MSTDPET = (
+    "per call network.run(time=9, reward=0) then run(time=1, reward=1.0), one_step=True: "
+    "BindsNET's MSTDPET applies w += nu*reward*e on every step, so reward 0 on 9 steps gives "
+    "the every-10th-step schedule (the same weights as the others); zero_lag=True, decays as "
+    "tc = -1/ln(factor), nu = lr*tc_e_trace (undoes its e/tc_e_trace), batch mean"
+)
+NOTES = {
+    ("pysnn", "N1"): (
+        "SNNNetwork of Input -> (Linear -> LIFNeuron 'linear', tau_v = tau_t = 0.8) x2; "
+        "MSTDPET.update_state() every step, step(1.0) when t % 10 == 9: as specified"
+    ),
+    ("pysnn", "N2"): (
+        "SNNNetwork of Input -> Linear -> LIFNeuron 'linear', tau_v = tau_t = 0.8; "
+        "MSTDPET.update_state() every step, step(1.0) when t % 10 == 9: as specified"
+    ),
+    ("pysnn", "N3"): (
+        "Input -> Conv2d -> FedeNeuron (exponential, tau_v = tau_t = 5, as the harness's snn_rl), "
+        "FedeSTDP.step() every step (silent with the shared parameters, as snn_rl's); kept "
+        "PySNN's bugs: Conv2d.forward's fold is not a true convolution, FedeSTDP uses the "
+        "global trace max and a scrambled Conv2d reshape"
+    ),
+    ("bindsnet", "N1"): _BINDSNET_MSTDPET,
+    ("bindsnet", "N2"): _BINDSNET_MSTDPET,
+    ("bindsnet", "N3"): (
+        "no FedeSTDP or Fede neuron in BindsNET: Conv2dConnection -> LIFNodes (decay 0.8) with "
+        "PostPre (nu = 1e-4 both ways, additive traces decaying 0.8, batch mean) every step; "
+        "one network.run(time=10, one_step=True) per call"
+    ),
+}
+
+
+def _check(sim: str, case: str, batch: int, inputs: torch.Tensor) -> None:
+    if sim not in SIMS:
+        raise ValueError(f"sim must be one of {SIMS}, got {sim!r}")
+    if case not in IN_SHAPES:
+        raise ValueError(f"case must be one of {tuple(IN_SHAPES)}, got {case!r}")
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch!r}")
+    want = (batch, *IN_SHAPES[case])
+    if inputs.dim() != len(want) + 1 or tuple(inputs.shape[1:]) != want:
+        raise ValueError(
+            f"inputs must have shape (P, {', '.join(map(str, want))}) for case {case}, "
+            f"got {tuple(inputs.shape)}"
+        )
+
+
+def _initial_weights(case: str) -> list[torch.Tensor]:
+    """Weights of every connection, drawn in the harness's order: (out, in) or (out, in, kh, kw)."""
+    gen = torch.Generator().manual_seed(0)
+    if case == "N3":
+        c = CONV
+        shape = (c["out_channels"], c["in_channels"], c["kernel"], c["kernel"])
+        return [torch.rand(shape, generator=gen) * W_HIGH[case]]
+    return [torch.rand(b, a, generator=gen) * W_HIGH[case] for a, b in pairwise(SIZES[case])]
+
+
+def _tc(factor: float) -> float:
+    """BindsNET time constant whose per-step decay exp(-dt / tc) equals ``factor``."""
+    return -DT / math.log(factor)
+
+
+def build(sim: str, case: str, batch: int, inputs: torch.Tensor) -> Callable[[int], None]:
+    """One simulation step (BindsNET: ``STEPS_PER_CALL`` steps) of network ``case`` in ``sim``.
+
+    ``inputs`` is a float 0/1 tensor of shape ``(P, batch, *in_shape)``; step ``t`` feeds frame
+    ``inputs[t % P]``. The returned callable also has ``network`` (the library's network object),
+    ``output()`` (last layer's spikes of the latest step, float) and ``weights()`` (each
+    connection's weights as (out, -1)).
+    """
+    _check(sim, case, batch, inputs)
+    if sim == "pysnn":
+        return _build_pysnn(case, batch, inputs)
+    return _build_bindsnet(case, batch, inputs)
+
+
+# --------------------------------------------------------------------------- PySNN 0.1.1
+def _build_pysnn(case: str, batch: int, inputs: torch.Tensor) -> Callable[[int], None]:
+    from pysnn.connection import Conv2d, Linear
+    from pysnn.learning import MSTDPET, FedeSTDP
+    from pysnn.network import SNNNetwork
+    from pysnn.neuron import FedeNeuron, Input, LIFNeuron
+
+    weights = _initial_weights(case)
+    n_frames = inputs.shape[0]
+
+    if case == "N3":
+        c = CONV
+
+        class ConvNet(SNNNetwork):
+            def __init__(self) -> None:
+                super().__init__()
+                self.input = Input((batch, c["in_channels"], *c["image"]), DT, 1.0, DECAY_T)
+                self.conv = Conv2d(
+                    c["in_channels"], c["out_channels"], c["kernel"], c["image"], batch, DT, 0
+                )
+                self.conv.weight.copy_(weights[0])
+                # (cells_shape, thresh, v_rest, alpha_v, alpha_t, dt, duration_refrac, tau_v, tau_t)
+                self.neuron = FedeNeuron(
+                    (batch, *c["out"]), THRESH, V_REST, 1.0, 1.0, DT, 0, FEDE_TAU, FEDE_TAU
+                )
+                self.add_layer("conv", self.conv, self.neuron)
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                x, trace = self.input(x)
+                x, trace = self.conv(x, trace)
+                x, _ = self.neuron(x, trace)
+                return x
+
+        net = ConvNet()
+        rule = FedeSTDP(net.layer_state_dict(), FEDE_LR, FEDE_W_INIT, FEDE_A)
+        frames = inputs  # (P, B, C, H, W): the neuron shapes include the batch
+
+        def step(t: int) -> None:
+            net(frames[t % n_frames])
+            rule.step()
+
+        step.output = lambda: net.neuron.spikes.float()
+        step.weights = lambda: [net.conv.weight.reshape(c["out_channels"], -1)]
+
+    else:
+        sizes = SIZES[case]
+
+        class MLP(SNNNetwork):
+            def __init__(self) -> None:
+                super().__init__()
+                self.input = Input((batch, 1, sizes[0]), DT, 1.0, DECAY_T)
+                self.layers = []
+                for i, (a, b) in enumerate(pairwise(sizes)):
+                    fc = Linear(a, b, batch, DT, 0)
+                    fc.weight.copy_(weights[i])
+                    # (cells_shape, thresh, v_rest, alpha_v, alpha_t, dt, duration_refrac,
+                    #  tau_v, tau_t, update_type): "linear" takes tau_* as per-step factors
+                    neuron = LIFNeuron(
+                        (batch, 1, b), THRESH, V_REST, 1.0, 1.0, DT, 0, DECAY_V, DECAY_T, "linear"
+                    )
+                    setattr(self, f"fc{i}", fc)
+                    setattr(self, f"neuron{i}", neuron)
+                    self.add_layer(f"fc{i}", fc, neuron)
+                    self.layers.append((fc, neuron))
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                x, trace = self.input(x)
+                for fc, neuron in self.layers:
+                    x, _ = fc(x, trace)
+                    x, trace = neuron(x)
+                return x
+
+        net = MLP()
+        layers = net.layer_state_dict()
+        assert isinstance(layers, OrderedDict)
+        rule = MSTDPET(layers, A_PRE, A_POST, LR, E_DECAY)
+        frames = inputs.unsqueeze(2)  # (P, B, 1, I): PySNN's Linear input layout
+
+        def step(t: int) -> None:
+            net(frames[t % n_frames])
+            rule.update_state()
+            if t % REWARD_EVERY == REWARD_EVERY - 1:
+                rule.step(REWARD)
+
+        step.output = lambda: net.layers[-1][1].spikes.float()
+        step.weights = lambda: [fc.weight for fc, _ in net.layers]
+
+    step.network = net
+    return step
+
+
+# --------------------------------------------------------------------------- BindsNET 0.3.4
+def _build_bindsnet(case: str, batch: int, inputs: torch.Tensor) -> Callable[[int], None]:
+    from bindsnet.learning import MSTDPET, PostPre
+    from bindsnet.network import Network
+    from bindsnet.network.nodes import Input, LIFNodes
+    from bindsnet.network.topology import Connection, Conv2dConnection
+
+    weights = _initial_weights(case)
+    tc_v, tc_t, tc_e = _tc(DECAY_V), _tc(DECAY_T), _tc(E_DECAY)
+    lif = dict(thresh=THRESH, rest=V_REST, reset=V_REST, refrac=0, tc_decay=tc_v)
+    net = Network(dt=DT, batch_size=batch)
+    run_kwargs: dict = {"one_step": True}  # feed-forward within a step, like the other sims
+
+    if case == "N3":
+        c = CONV
+        traces = dict(traces=True, traces_additive=True, tc_trace=tc_t, trace_scale=1.0)
+        net.add_layer(Input(shape=(c["in_channels"], *c["image"]), **traces), name="X")
+        net.add_layer(LIFNodes(shape=c["out"], **traces, **lif), name="Y")
+        conv = Conv2dConnection(
+            source=net.layers["X"],
+            target=net.layers["Y"],
+            kernel_size=c["kernel"],
+            stride=1,
+            padding=0,
+            w=weights[0].clone(),
+            update_rule=PostPre,
+            nu=(FEDE_LR, FEDE_LR),
+            reduction=torch.mean,
+        )
+        net.add_connection(conv, source="X", target="Y")
+        out_name = "Y"
+        step_weights = lambda: [conv.w.reshape(c["out_channels"], -1)]  # noqa: E731
+    else:
+        # MSTDPET keeps its own pre/post traces (tc_plus / tc_minus, increments a_plus = 1,
+        # a_minus = -1 by default); the nodes need none.
+        net.add_layer(Input(n=SIZES[case][0]), name="X")
+        prev = "X"
+        connections = []
+        for i, b in enumerate(SIZES[case][1:]):
+            name = f"L{i}"
+            net.add_layer(LIFNodes(n=b, **lif), name=name)
+            conn = Connection(
+                source=net.layers[prev],
+                target=net.layers[name],
+                w=weights[i].t().contiguous(),  # BindsNET stores (source.n, target.n)
+                update_rule=MSTDPET,
+                nu=LR * tc_e,  # its eligibility trace integrates e / tc_e_trace
+                reduction=torch.mean,
+                tc_plus=tc_t,
+                tc_minus=tc_t,
+                tc_e_trace=tc_e,
+                zero_lag=True,  # this step's pairings count before the weight change (PySNN)
+            )
+            net.add_connection(conn, source=prev, target=name)
+            connections.append(conn)
+            prev = name
+        out_name = prev
+        run_kwargs["reward"] = REWARD  # on the last step of each chunk only (see step)
+        step_weights = lambda: [conn.w.t() for conn in connections]  # noqa: E731
+
+    # BindsNET spike trains are bool (time, batch, *shape); append the first frames so that any
+    # window of BINDSNET_CHUNK frames starting in [0, P) is one slice (a view, no copy per call).
+    n_frames = inputs.shape[0]
+    spikes = inputs.bool()
+    spikes = torch.cat([spikes] + [spikes] * ((BINDSNET_CHUNK - 1) // n_frames + 1))
+    out_layer = net.layers[out_name]
+
+    def step(t: int) -> None:
+        start = t % n_frames
+        chunk = spikes[start : start + BINDSNET_CHUNK]
+        if "reward" not in run_kwargs:
+            net.run(inputs={"X": chunk}, time=BINDSNET_CHUNK, **run_kwargs)
+            return
+        # BindsNET changes weights on every step by reward * e: reward 0 for 9 steps, then 1
+        net.run(inputs={"X": chunk[:-1]}, time=BINDSNET_CHUNK - 1, one_step=True, reward=0.0)
+        net.run(inputs={"X": chunk[-1:]}, time=1, **run_kwargs)
+
+    step.output = lambda: out_layer.s.float()
+    step.weights = step_weights
+    step.network = net
+    return step
+
+
+# --------------------------------------------------------------------------- self-check
+def _check_one(sim: str, case: str, batch: int, steps: int = 50) -> str:
+    """Build, time ``steps`` steps, then measure the last layer's spike rate over ``steps`` more."""
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(1234)  # the harness's inputs: p = 0.1, 64 frames
+    inputs = (torch.rand((64, batch, *IN_SHAPES[case]), generator=gen) < 0.1).float()
+    step = build(sim, case, batch, inputs)
+    per_call = STEPS_PER_CALL.get((sim, case), 1)
+    calls = max(1, steps // per_call)
+    step(0)  # warm-up call
+    start = time.perf_counter()
+    for i in range(1, calls + 1):
+        step(i * per_call)
+    ms = (time.perf_counter() - start) / (calls * per_call) * 1e3
+    if sim == "bindsnet":  # a monitor, added only now so that it is not timed
+        from bindsnet.network.monitors import Monitor
+
+        net = step.network
+        out = list(net.layers)[-1]
+        net.add_monitor(Monitor(net.layers[out], state_vars=["s"]), name="out")
+        for i in range(calls + 1, 2 * calls + 1):
+            step(i * per_call)
+        rate = net.monitors["out"].get("s").float().mean().item()
+    else:
+        total = 0.0
+        for i in range(calls + 1, 2 * calls + 1):
+            step(i * per_call)
+            total += step.output().mean().item()
+        rate = total / calls
+    finite = all(bool(torch.isfinite(w).all()) for w in step.weights())
+    return f"{sim:<9} {case:<4} {batch:>3} {ms:>9.3f} {rate:>9.3f} {finite!s:>6}"
+
+
+def _self_check() -> None:
+    """Every (sim, case) at two batch sizes, each in a fresh process like the harness's workers
+    (PySNN's speed depends a lot on the state of the allocator: see the report)."""
+    import subprocess
+    import sys
+
+    batches = {"N1": (1, 16), "N2": (1, 16), "N3": (1, 4)}
+    print(f"torch {torch.__version__}, 1 thread, 50 timed steps per line (fresh process each)")
+    print(f"{'sim':<9} {'case':<4} {'B':>3} {'ms/step':>9} {'out rate':>9} {'finite':>6}")
+    for sim in SIMS:
+        for case, bs in batches.items():
+            for batch in bs:
+                cmd = [sys.executable, __file__, sim, case, str(batch)]
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+                lines = (proc.stdout or proc.stderr).strip().splitlines() or ["no output"]
+                print(lines[-1] if proc.returncode == 0 else f"{sim} {case} {batch}: {lines[-1]}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) == 4:
+        print(_check_one(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    else:
+        _self_check()

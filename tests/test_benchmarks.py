@@ -1,0 +1,62 @@
+"""The speed benchmark compares like with like: its hand-written floor does snn_rl's math."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+speed = load("speed")
+
+
+@pytest.mark.parametrize("case, batch", [("N1", 3), ("N2", 2), ("N3", 2)])
+def test_floor_and_snn_rl_learn_the_same_weights(case, batch):
+    inputs = speed.make_inputs(case, batch, "cpu")
+    ours = speed.build_snn_rl(case, batch, inputs, "cpu", per_env=False)
+    per_env = speed.build_snn_rl(case, batch, inputs, "cpu", per_env=True)
+    floor = speed.build_floor(case, batch, inputs, "cpu")
+    start = [w.clone() for w in floor.weights()]
+    for t in range(40):
+        ours(t), per_env(t), floor(t)
+    for w0, a, b, f in zip(start, ours.weights(), per_env.weights(), floor.weights(), strict=True):
+        torch.testing.assert_close(a, f, rtol=0, atol=1e-6)
+        torch.testing.assert_close(b, f, rtol=0, atol=1e-6)
+        assert (f - w0).abs().max() > 1e-5  # the rules did change the weights
+
+
+def test_worker_reports_a_rate_and_memory(capsys):
+    speed.main(["--worker", "--sim", "floor", "--case", "N1", "--batch", "2", "--seconds",
+                "0.02", "--repeats", "2"])  # fmt: skip
+    result = json.loads(capsys.readouterr().out)
+    assert result["sim"] == "floor" and result["batch"] == 2
+    assert result["steps_per_s"] > 0 and len(result["steps_per_s_all"]) == 2
+    assert result["peak_rss_mib"] >= result["rss_after_torch_mib"] > 0
+
+
+def test_table_ratios():
+    rows = [
+        {"sim": "snn_rl", "case": "N1", "batch": 64, "steps_per_s": 2000.0, "peak_rss_mib": 1},
+        {"sim": "floor", "case": "N1", "batch": 64, "steps_per_s": 3000.0, "peak_rss_mib": 1},
+        {"sim": "pysnn", "case": "N1", "batch": 64, "steps_per_s": 100.0, "peak_rss_mib": 9},
+        {"sim": "bindsnet", "case": "N1", "batch": 64, "error": "ImportError"},
+    ]
+    line = speed.table(rows).splitlines()[-1]
+    assert "| 20x |" in line and "| 1.50x |" in line and "| 1 / 9 / - |" in line
+
+
+def test_bad_arguments_name_the_option():
+    with pytest.raises(SystemExit):
+        speed.parse_args(["--cases", "N9"])
+    with pytest.raises(SystemExit):
+        speed.parse_args(["--sims", "brian2"])
