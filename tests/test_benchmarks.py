@@ -60,3 +60,23 @@ def test_bad_arguments_name_the_option():
         speed.parse_args(["--cases", "N9"])
     with pytest.raises(SystemExit):
         speed.parse_args(["--sims", "brian2"])
+
+
+def test_plot_speed_writes_an_image(tmp_path):
+    pytest.importorskip("matplotlib")
+    plot_speed = load("plot_speed")
+    results = [
+        {"sim": sim, "case": "N1", "batch": b, "steps_per_s": rate * b**0.5}
+        for sim, rate in (("snn_rl", 5000.0), ("floor", 9000.0))
+        for b in (1, 16, 64)
+    ]
+    results += [
+        {"sim": "snn_rl", "case": "agent:gym", "batch": 16, "steps_per_s": 2000.0},
+        {"sim": "snn_rl", "case": "agent:torch", "batch": 16, "error": "boom"},
+    ]
+    src = tmp_path / "speed.json"
+    src.write_text(json.dumps({"machine": {"cpu": "test"}, "results": results}))
+    plot_speed.main([str(src)])
+    image = tmp_path / "speed.png"
+    assert image.stat().st_size > 1000 and image.read_bytes()[:4] == b"\x89PNG"
+    assert list(plot_speed.series(results)) == ["N1", "agent"]
