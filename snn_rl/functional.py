@@ -13,6 +13,7 @@ Two update forms exist for every decaying quantity, selected by ``update_type``:
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -43,11 +44,20 @@ def trace_update(
         trace, spikes: ``(B, *shape)``; returns the same shape.
     """
     if update_type == "linear":
+        if alpha_t == 1.0:  # one op: spikes + tau_t * trace
+            return torch.add(spikes, trace, alpha=tau_t)
         return torch.add(trace * tau_t, spikes, alpha=alpha_t)
     if update_type == "exponential":
         k = dt / tau_t
         return torch.add(trace * (1.0 - k), spikes, alpha=k * alpha_t)
     raise _unknown_update_type(update_type)
+
+
+def _scaled(current: Tensor, alpha: float) -> Tensor:
+    """``alpha * current`` (``current`` itself for 1). Not ``torch.add(x, current, alpha=)``:
+    torch 2.13's inductor drops ``alpha`` when ``current`` is a matmul result (a Linear's
+    output), so :func:`snn_rl.compile_step` gave wrong voltages with that form."""
+    return current if alpha == 1.0 else current * alpha
 
 
 def if_voltage_update(
@@ -56,7 +66,7 @@ def if_voltage_update(
     """Integrate-and-fire: ``v <- v + gate * alpha_v * I`` (``gate`` is 0 while refractory;
     None means every neuron integrates)."""
     if gate is None:
-        return torch.add(v, current, alpha=alpha_v)
+        return v + _scaled(current, alpha_v)
     return v + gate * (alpha_v * current)
 
 
@@ -80,12 +90,12 @@ def lif_voltage_update(
     if update_type == "linear":
         if gate is None:
             leak = v * tau_v if v_rest == 0.0 else (v - v_rest) * tau_v + v_rest
-            return torch.add(leak, current, alpha=alpha_v)
+            return leak + _scaled(current, alpha_v)
         return v_rest + gate * ((v - v_rest) * tau_v + alpha_v * current)
     if update_type == "exponential":
         k = dt / tau_v
         if gate is None:
-            return torch.add(v * (1.0 - k) + k * v_rest, current, alpha=k * alpha_v)
+            return v * (1.0 - k) + k * v_rest + _scaled(current, k * alpha_v)
         return v + gate * (k * (alpha_v * current - (v - v_rest)))
     raise _unknown_update_type(update_type)
 
@@ -187,7 +197,7 @@ def _accumulate_pairs(
         term = torch.einsum("bokl,bol->bok", pre, post)
         if beta != 1.0:
             out.mul_(beta)
-        return out.add_(term.mean(0) if batch_mean else term, alpha=alpha)
+        return out.add_((term.mean(0) if batch_mean else term) * alpha)  # see _scaled
     if batch_mean:  # one (out, B*L) @ (B*L, K) matmul
         b, n_out, positions = post.shape
         p = post.transpose(0, 1).reshape(n_out, b * positions)
@@ -331,23 +341,34 @@ def fede_delta(
     Shape:
         pre_trace: ``(B, K, L)`` or ``(B, out, K, L)``; post_spikes: ``(B, out, L)``.
     """
-    if mode == "post_spike":
-        peak = pre_trace.amax(-2, keepdim=True)  # (B, 1, L) or (B, out, 1, L)
-        active = (peak > 0).squeeze(-2).to(pre_trace.dtype)  # (B, L) or (B, out, L)
-        gate = post_spikes * (active.unsqueeze(1) if active.dim() == 2 else active)
-    elif mode == "every_step":
-        b, out, positions = post_spikes.shape
-        peak = pre_trace.flatten(1).amax(1).view(b, *([1] * (pre_trace.dim() - 1)))
-        active = (peak.flatten() > 0).to(pre_trace.dtype)
-        gate = active.view(b, 1, 1).expand(b, out, positions)
-    else:
+    d = weight - w_init
+    if mode == "every_step":
+        # every neuron of an active row counts, so the means do not depend on the neuron: sum
+        # exp(x_hat) over positions once per row, no per-neuron einsum; exp(1 - x) = e / exp(x)
+        b, positions = post_spikes.shape[0], post_spikes.shape[-1]
+        peak = pre_trace.flatten(1).amax(1)  # (B,)
+        active = (peak > 0).to(pre_trace.dtype)
+        safe = torch.where(peak > 0, peak, torch.ones_like(peak))
+        e_x = torch.exp(pre_trace / safe.view(b, *([1] * (pre_trace.dim() - 1))))
+        ltp_rows = e_x.sum(-1)  # (B, K) or (B, out, K)
+        ltd_rows = e_x.reciprocal_().sum(-1) * math.e
+        rows = active.view(b, *([1] * (ltp_rows.dim() - 1)))
+        count = active.sum() * positions
+        scale = 1.0 / count.clamp_min(1.0)
+        ltp_mean = (ltp_rows * rows).sum(0) * scale
+        ltd_mean = (ltd_rows * rows).sum(0) * scale
+        delta = torch.exp(-d) * (ltp_mean - a) - torch.exp(d) * (ltd_mean - a)
+        return torch.where(count > 0, delta, torch.zeros_like(delta))
+    if mode != "post_spike":
         raise ValueError(f"mode must be one of {list(FEDE_MODES)}, got {mode!r}")
+    peak = pre_trace.amax(-2, keepdim=True)  # (B, 1, L) or (B, out, 1, L)
+    active = (peak > 0).squeeze(-2).to(pre_trace.dtype)  # (B, L) or (B, out, L)
+    gate = post_spikes * (active.unsqueeze(1) if active.dim() == 2 else active)
     x_hat = pre_trace / torch.where(peak > 0, peak, torch.ones_like(peak))
     spec = "bol,bkl->ok" if pre_trace.dim() == 3 else "bol,bokl->ok"
     ltp_mean = torch.einsum(spec, gate, torch.exp(x_hat))
     ltd_mean = torch.einsum(spec, gate, torch.exp(1.0 - x_hat))
     count = gate.sum((0, 2)).unsqueeze(1)  # (out, 1)
-    d = weight - w_init
     scale = 1.0 / count.clamp_min(1.0)
     delta = torch.exp(-d) * (ltp_mean * scale - a) - torch.exp(d) * (ltd_mean * scale - a)
     return torch.where(count > 0, delta, torch.zeros_like(delta))

@@ -180,8 +180,10 @@ class _RewardModulated(PairRule):
                         f"reward has {r.shape[0]} entries but layer {name!r} holds "
                         f"{e.shape[0]} env rows; pass a ({e.shape[0]},) tensor"
                     )
-                rows = r.to(device=e.device, dtype=e.dtype)
-                dw, scale = (rows @ e.flatten(1)).view(e.shape[1:]), group["lr"] / e.shape[0]
+                # the scale goes into the rows, not into an alpha= on the matmul's result
+                # (torch 2.13's inductor drops such an alpha: see functional._scaled)
+                rows = r.to(device=e.device, dtype=e.dtype) * (group["lr"] / e.shape[0])
+                dw, scale = (rows @ e.flatten(1)).view(e.shape[1:]), 1.0
             else:
                 dw = e.mean(0) if self.per_env else e  # E itself: only read
                 scale = group["lr"] * (

@@ -72,3 +72,27 @@ def test_bad_arguments():
         compile_step(print, enabled="yes")
     with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda'"):
         compile_available("tpu")
+
+
+def test_compiled_voltage_scales_match_eager():
+    # torch 2.13's inductor drops alpha in torch.add(x, matmul_result, alpha=a); the neuron
+    # updates avoid that form, so scaled currents (alpha_v != 1, exponential LIF) compile right
+    def build_scaled():
+        gen = torch.Generator().manual_seed(0)
+        net = SNNNetwork()
+        hidden = LIFNeuron(6, alpha_v=0.7, tau_v=4.0, update_type="exponential")
+        w1, w2 = torch.rand(6, 5, generator=gen), torch.rand(2, 6, generator=gen)
+        net.add_layer("a", Linear(5, 6, weight=w1), Input(5), hidden)
+        net.add_layer("b", Linear(6, 2, weight=w2), hidden, LIFNeuron(2, alpha_v=1.5))
+        net.reset_state(batch_size=4)
+        return net
+
+    nets = [build_scaled(), build_scaled()]
+    step = compile_step(lambda x: nets[1](x))
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(20):
+        x = (torch.rand(4, 5, generator=gen) < 0.5).float()
+        torch.testing.assert_close(step(x), nets[0](x))
+        for name in nets[0].neurons:
+            torch.testing.assert_close(nets[1].neurons[name].v if hasattr(nets[1].neurons[name], "v") else nets[1].neurons[name].trace,
+                                       nets[0].neurons[name].v if hasattr(nets[0].neurons[name], "v") else nets[0].neurons[name].trace)  # fmt: skip
