@@ -179,6 +179,8 @@ def reset_voltage(v: Tensor, spikes: Tensor, *, v_rest: float) -> Tensor:
 #   (B, out, K, L) with per-synapse delays; postsynaptic spikes z and trace y (B, out, L).
 # Linear: K = in, L = 1. Conv2d: K = C_in*kh*kw (kernel elements), L = H_out*W_out (output
 # positions that share the kernel). A weight (o, k) averages its terms over the L positions.
+# The pair-term functions also take a Linear layer's activity as it is, x and s (B, K), z and
+# y (B, out): the views to (B, K, 1) cost more than the update itself at small batch sizes.
 
 FedeMode = Literal["post_spike", "every_step"]
 FEDE_MODES: tuple[str, ...] = ("post_spike", "every_step")
@@ -193,6 +195,12 @@ def _accumulate_pairs(
     For the batch mean (the memory-bound case) the decay ``beta`` rides on the matmul, so E is
     read and written once per term instead of once more for the decay.
     """
+    if pre.dim() == 2:  # Linear layout: pre (B, K), post (B, out); the fewest ops at small B
+        if batch_mean:
+            return out.addmm_(post.t(), pre, beta=beta, alpha=alpha / pre.shape[0])
+        if beta != 1.0:
+            out.mul_(beta)
+        return out.addcmul_(post.unsqueeze(2), pre.unsqueeze(1), value=alpha)
     if pre.dim() == 4:  # per-synapse delays: (B, out, K, L)
         term = torch.einsum("bokl,bol->bok", pre, post)
         if beta != 1.0:
@@ -222,7 +230,7 @@ def _pair_terms(
 ) -> Tensor:
     """``out <- decay * out + a_pre * (x (x) z) - a_post * (s (x) y)``, in place."""
     batch_mean = out.dim() == 2
-    positions = post_spikes.shape[-1]
+    positions = post_spikes.shape[-1] if post_spikes.dim() == 3 else 1
     if a_pre != 0:
         _accumulate_pairs(out, pre_trace, post_spikes, a_pre / positions, batch_mean, decay)
         decay = 1.0
@@ -267,7 +275,8 @@ def eligibility_update(
 
     Shape:
         pre_trace, pre_spikes: ``(B, K, L)`` or ``(B, out, K, L)``;
-        post_spikes, post_trace: ``(B, out, L)``.
+        post_spikes, post_trace: ``(B, out, L)``. A Linear layer without per-synapse delays
+        may also come as pre ``(B, K)`` and post ``(B, out)`` (``L = 1``, fewer ops).
     """
     if out is None:
         out = e_trace.clone()
@@ -298,7 +307,7 @@ def stdp_update(
         ``(B, out, K)``.
     """
     b, n_out = post_spikes.shape[:2]
-    k = pre_trace.shape[-2]
+    k = pre_trace.shape[-1] if pre_trace.dim() == 2 else pre_trace.shape[-2]
     out = pre_trace.new_zeros((n_out, k) if batch_mean else (b, n_out, k))
     return _pair_terms(out, pre_trace, pre_spikes, post_spikes, post_trace, a_pre, a_post)
 

@@ -61,8 +61,12 @@ class Synapses(NamedTuple):
     post_trace: Tensor
 
 
-def synapse_view(layer: Mapping[str, Any]) -> Synapses:
-    """Read a layer's live presynaptic (after delay) and postsynaptic activity as :class:`Synapses`."""
+def synapse_view(layer: Mapping[str, Any], dense: bool = False) -> Synapses:
+    """Read a layer's live presynaptic (after delay) and postsynaptic activity as :class:`Synapses`.
+
+    ``dense=True``: a Linear layer without per-synapse delays comes as it is, x and s
+    ``(B, in)``, z and y ``(B, out)`` (the pair-term functions take that layout too).
+    """
     # the modules' dicts directly: nn.Module.__getattr__ costs more than the views at B = 1
     conn_buf, post_buf = layer["connection"]._buffers, layer["postsynaptic"]._buffers
     weight = layer["connection"]._parameters["weight"]
@@ -77,6 +81,8 @@ def synapse_view(layer: Mapping[str, Any]) -> Synapses:
     if z.dtype != dtype:
         z, y = z.to(dtype), y.to(dtype)
     if x.dim() == 2:  # Linear without per-synapse delays: (B, in) -> (B, in, 1)
+        if dense:
+            return Synapses(x, s, z, y)
         return Synapses(
             x.unsqueeze(-1), s.unsqueeze(-1), z.reshape(b, out, 1), y.reshape(b, out, 1)
         )

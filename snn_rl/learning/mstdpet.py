@@ -95,7 +95,7 @@ class _RewardModulated(PairRule):
                 call :meth:`reset_state` after changing the batch size.
         """
         for name, layer, group in self.layers():
-            view = synapse_view(layer)
+            view = synapse_view(layer, dense=True)
             e = self._e_trace(name, layer)
             if self.per_env and e.shape[0] != view.post_spikes.shape[0]:
                 raise RuntimeError(

@@ -47,7 +47,7 @@ class PairRule(LearningRule):
     def _pair_term(layer: Mapping[str, Any], group: dict[str, Any], batch_mean: bool) -> Tensor:
         """This step's pair term ``D``: ``(out, K)`` batch mean or ``(B, out, K)`` per env."""
         return F.stdp_update(
-            *synapse_view(layer),
+            *synapse_view(layer, dense=True),
             a_pre=group["a_pre"],
             a_post=group["a_post"],
             batch_mean=batch_mean,

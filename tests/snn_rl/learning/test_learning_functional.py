@@ -110,3 +110,25 @@ def test_eligibility_update_out_writes_in_place():
     same = F.eligibility_update(e, x, s, z, y, out=e, **kw)
     assert same is e
     torch.testing.assert_close(e, pure)
+
+
+@pytest.mark.parametrize("batch_mean", [True, False])
+def test_linear_layout_without_positions_equals_the_synapse_layout(batch_mean):
+    gen = torch.Generator().manual_seed(0)
+    b, n_in, n_out = 3, 5, 4
+    x, s = torch.rand(b, n_in, generator=gen), (torch.rand(b, n_in, generator=gen) < 0.5).float()
+    z, y = (torch.rand(b, n_out, generator=gen) < 0.5).float(), torch.rand(b, n_out, generator=gen)
+    e0 = torch.rand((n_out, n_in) if batch_mean else (b, n_out, n_in), generator=gen)
+    kw = dict(a_pre=1.0, a_post=0.4, e_trace_decay=0.9)
+    dense = F.eligibility_update(e0, x, s, z, y, **kw)
+    aligned = F.eligibility_update(
+        e0, x.unsqueeze(-1), s.unsqueeze(-1), z.unsqueeze(-1), y.unsqueeze(-1), **kw
+    )
+    torch.testing.assert_close(dense, aligned)
+    torch.testing.assert_close(
+        F.stdp_update(x, s, z, y, a_pre=1.0, a_post=0.4, batch_mean=batch_mean),
+        F.stdp_update(
+            x.unsqueeze(-1), s.unsqueeze(-1), z.unsqueeze(-1), y.unsqueeze(-1),
+            a_pre=1.0, a_post=0.4, batch_mean=batch_mean,
+        ),
+    )  # fmt: skip
