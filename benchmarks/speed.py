@@ -28,6 +28,13 @@ number generator. The simulators:
     python benchmarks/speed.py --cases N1 --batches 1 64 --seconds 0.5  # a quick look
     python benchmarks/plot_speed.py docs/results/speed/speed.json
 
+Each measurement is the median of ``--repeats`` timed stretches of ``--seconds``; the whole
+job list runs ``--rounds`` times and each job keeps its best round (this shared VM's speed
+drifted by up to 2x within minutes). Rates count this process's CPU time on the CPU and
+wall-clock on a GPU (``--clock`` overrides); ``speed.json`` keeps both. Each network
+measurement also reports ``max_weight_gap_vs_floor``: the largest weight difference from
+the floor after 60 steps from the same start (0 up to float rounding for the same math).
+
 Writes ``speed.json`` (every measurement, machine and settings) and ``speed.md`` (the table).
 """
 
@@ -257,10 +264,10 @@ def _build_floor_conv(batch: int, inputs, device: str) -> Callable:
 class Stopwatch:
     """Wall-clock and this process's CPU time of one timed stretch.
 
-    On a shared virtual machine the hypervisor can take the CPU away mid-run ("steal" time):
-    wall-clock then varies from run to run while the CPU time of a one-thread process does
-    not count the stolen time. CPU rates are the default figure on the CPU; on a GPU only
-    wall-clock counts (the CPU idles while kernels run).
+    CPU time leaves out the time the process waits while other processes run; on a GPU only
+    wall-clock counts (the CPU idles while kernels run). On the 2-core VM of docs/benchmarks.md
+    the two agreed within 1 %, but the machine's speed itself drifted by up to 2x between runs
+    minutes apart, so the driver runs rounds and keeps each job's best.
     """
 
     def __init__(self, device: str) -> None:
@@ -515,7 +522,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clock", choices=("cpu", "wall"),
                    help="rates by this process's CPU time (default on cpu: a shared VM's stolen "
                    "time is not counted) or by wall-clock (default on cuda)")  # fmt: skip
-    p.add_argument("--rounds", type=int, default=2, help="passes over all jobs (best kept)")
+    p.add_argument("--rounds", type=int, default=3, help="passes over all jobs (best kept)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per measurement")
     p.add_argument("--peers-venv", type=Path, default=Path(os.environ.get(
         "PEERS_VENV", DEFAULT_PEERS_VENV)))  # fmt: skip
@@ -557,7 +564,8 @@ def main(argv: list[str] | None = None) -> None:
                     continue
                 jobs.append((sim, case, batch))
     # every round runs every job once, the simulators of one (case, batch) back to back; the
-    # best round per job is kept, so a slow spell of a shared machine hits no simulator alone
+    # best round per job is kept, so a slow spell of a shared machine (see Stopwatch) hits no
+    # simulator alone
     best: dict[tuple[str, str, int], dict] = {}
     for round_ in range(args.rounds):
         for sim, case, batch in jobs:
