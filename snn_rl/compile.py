@@ -91,7 +91,10 @@ def compile_step(
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     if not isinstance(enabled, bool):
         raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
-    kind = torch.device(device).type
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from err
     if not enabled or not compile_available(kind):
         return fn
     return torch.compile(fn, mode=mode, fullgraph=fullgraph, dynamic=False)  # type: ignore[return-value]

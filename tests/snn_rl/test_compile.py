@@ -72,6 +72,8 @@ def test_bad_arguments():
         compile_step(print, enabled="yes")
     with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda'"):
         compile_available("tpu")
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'cuda:N'"):
+        compile_step(print, device="gpu0")
 
 
 def test_compiled_voltage_scales_match_eager():
