@@ -24,17 +24,29 @@ from itertools import pairwise
 
 import torch
 
-# shared parameters (the same values as benchmarks/speed.py)
-W_HIGH = {"N1": 0.05, "N2": 0.005, "N3": 0.2}  # weights uniform on [0, W_HIGH), seed 0
-THRESH, V_REST, DT = 1.0, 0.0, 1.0
-DECAY_V, DECAY_T = 0.8, 0.8  # per-step LIF voltage and trace decay factors, trace increment 1
-A_PRE, A_POST, LR, E_DECAY = 1.0, 1.0, 1e-3, 0.95
-FEDE_LR, FEDE_W_INIT, FEDE_A = 1e-4, 0.5, 0.0
-FEDE_TAU = 5.0  # FedeNeuron time constants (exponential updates), as the harness's snn_rl N3
-REWARD_EVERY, REWARD = 10, 1.0
+# the cases' shared parameters live in benchmarks/speed.py (stdlib imports only, so this venv
+# can import it; speed.py puts benchmarks/ on sys.path before importing this module)
+from speed import (
+    A_POST,
+    A_PRE,
+    DECAY_T,
+    DECAY_V,
+    E_DECAY,
+    FEDE_A,
+    FEDE_LR,
+    FEDE_TAU,
+    FEDE_W_INIT,
+    IN_SHAPES,
+    LR,
+    REWARD,
+    REWARD_EVERY,
+    THRESH,
+    W_HIGH,
+)
+
+V_REST, DT = 0.0, 1.0  # speed.py's networks use the engine defaults
 
 SIMS = ("pysnn", "bindsnet")
-IN_SHAPES = {"N1": (100,), "N2": (1000,), "N3": (2, 32, 32)}
 SIZES = {"N1": (100, 100, 2), "N2": (1000, 1000)}  # layer sizes of the fully connected cases
 CONV = dict(in_channels=2, out_channels=16, kernel=5, image=(32, 32), out=(16, 28, 28))
 
