@@ -42,7 +42,7 @@ def main() -> None:
         "output",
         Linear(270, 20, weight=0.3),
         IFNeuron(270),
-        LIFNeuron(20, tau_v=0.8, v_min=0.0),
+        LIFNeuron(20, decay_v=0.8, v_min=0.0),
     )
     net.reset_state(batch_size=args.batch)
     rule = MSTDPET(net.layer_state_dict(), a_pre=1.0, a_post=0.0, lr=0.01, e_trace_decay=0.978)

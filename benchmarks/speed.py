@@ -113,12 +113,12 @@ def build_snn_rl(
     from snn_rl.learning import MSTDPET, FedeSTDP
 
     gen = torch.Generator().manual_seed(0)
-    lif = dict(thresh=THRESH, v_rest=0.0, tau_v=DECAY_V, tau_t=DECAY_T, alpha_t=1.0)
+    lif = dict(thresh=THRESH, v_rest=0.0, decay_v=DECAY_V, decay_t=DECAY_T, alpha_t=1.0)
     net = SNNNetwork()
     if case in ("N1", "N2"):
         n_in = IN_SHAPES[case][0]
         sizes = [n_in, 100, 2] if case == "N1" else [n_in, 1000]
-        pre = Input(n_in, tau_t=DECAY_T)
+        pre = Input(n_in, decay_t=DECAY_T)
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             post = LIFNeuron(b, **lif)
             w = torch.rand(b, a, generator=gen) * W_HIGH[case]
@@ -137,7 +137,7 @@ def build_snn_rl(
         w = torch.rand(16, 2, 5, 5, generator=gen) * W_HIGH["N3"]
         conv = Conv2d(2, 16, 5, input_size=(32, 32), weight=w)
         post = FedeNeuron((16, 28, 28), thresh=THRESH, tau_v=FEDE_TAU, tau_t=FEDE_TAU)
-        net.add_layer("conv", conv, Input((2, 32, 32), tau_t=DECAY_T), post)
+        net.add_layer("conv", conv, Input((2, 32, 32), decay_t=DECAY_T), post)
         net.to(device).reset_state(batch_size=batch)
         rule = FedeSTDP(
             net.layer_state_dict(), lr=FEDE_LR, w_init=FEDE_W_INIT, a=FEDE_A, mode="every_step"

@@ -37,7 +37,7 @@ def main(config: Config) -> list[float]:
     """Run the experiment; return the weight after every step (``steps + 1`` values)."""
     g = torch.Generator().manual_seed(config.seed)
     net = SNNNetwork()
-    net.add_layer("syn", Linear(1, 1, weight=config.w0), Input(1), LIFNeuron(1, tau_v=0.5))
+    net.add_layer("syn", Linear(1, 1, weight=config.w0), Input(1), LIFNeuron(1, decay_v=0.5))
     net.reset_state(batch_size=1)
     rule = MSTDPET(
         net.layer_state_dict(),

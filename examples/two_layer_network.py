@@ -18,8 +18,8 @@ def build(n_in: int = 8, n_hidden: int = 16, n_out: int = 4, seed: int = 0) -> S
     g = torch.Generator().manual_seed(seed)
     net = SNNNetwork()
     inp = Input(n_in)
-    hidden = LIFNeuron(n_hidden, thresh=1.0, tau_v=0.8)
-    out = LIFNeuron(n_out, thresh=1.0, tau_v=0.8)
+    hidden = LIFNeuron(n_hidden, thresh=1.0, decay_v=0.8)
+    out = LIFNeuron(n_out, thresh=1.0, decay_v=0.8)
     net.add_layer("fc1", Linear(n_in, n_hidden, generator=g), inp, hidden)
     net.add_layer("fc2", Linear(n_hidden, n_out, generator=g), hidden, out)
     with torch.no_grad():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,15 +57,21 @@ def check_bounds(low: Any, high: Any) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-def check_n_per_dim(n_per_dim: int | Sequence[int], dims: int) -> tuple[int, ...]:
-    if isinstance(n_per_dim, int) and not isinstance(n_per_dim, bool):
-        n_per_dim = (n_per_dim,) * dims
-    n = tuple(n_per_dim)
+def check_n_per_dim(
+    n_per_dim: int | Sequence[int], dims: int, *, name: str = "n_per_dim"
+) -> tuple[int, ...]:
+    """Neurons per dimension: one int for all ``dims`` dimensions or one int each."""
+    if isinstance(n_per_dim, numbers.Integral) and not isinstance(n_per_dim, bool):
+        n_per_dim = (int(n_per_dim),) * dims
+    try:
+        n = tuple(n_per_dim)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an int or a sequence of {dims} ints, got {n_per_dim!r}"
+        ) from None
     if len(n) != dims:
-        raise ValueError(f"n_per_dim must be an int or have {dims} entries, got {len(n)}")
-    for i, k in enumerate(n):
-        check_int(f"n_per_dim[{i}]", k, minimum=1)
-    return n
+        raise ValueError(f"{name} must be an int or have {dims} entries, got {len(n)}")
+    return tuple(check_int(f"{name}[{i}]", k, minimum=1) for i, k in enumerate(n))
 
 
 def space_bounds(space: Any, low: Any, high: Any) -> tuple[Any, Any]:

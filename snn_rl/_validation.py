@@ -1,11 +1,15 @@
-"""Argument checks shared by the engine: each raises an error naming the argument."""
+"""The argument checks of the whole project (engine, envs and agents): each raises an error
+that names the argument and says what was expected. Wrong types raise TypeError, wrong
+values ValueError."""
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import torch
 
 
@@ -64,24 +68,68 @@ def check_shape(name: str, shape: int | Iterable[int]) -> tuple[int, ...]:
     return shape
 
 
-def check_int(name: str, value: Any, *, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
+def check_int(name: str, value: Any, *, minimum: int | None = 0) -> int:
+    """Return ``value`` as a Python int (numpy integers accepted, bools refused), checking
+    ``value >= minimum`` unless ``minimum`` is None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
 
 
-def check_mask(mask: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Validate a per-env reset mask of shape ``(B,)`` (bool, or 0/1 integers)."""
+def check_optional_int(name: str, value: Any, *, minimum: int | None = 0) -> int | None:
+    return None if value is None else check_int(name, value, minimum=minimum)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def check_callable(name: str, value: Any, signature: str) -> Any:
+    if not callable(value):
+        raise TypeError(f"{name} must be callable as {signature}, got {type(value).__name__}")
+    return value
+
+
+def check_mask(
+    mask: Any, batch_size: int, *, name: str = "mask", device: torch.device | None = None
+) -> torch.Tensor:
+    """A per-env flag vector of shape ``(B,)``: a bool tensor or array, or 0/1 integers.
+
+    Returns a bool tensor (on ``device`` when given). Floating and complex values raise
+    TypeError, a wrong shape or integers other than 0/1 ValueError.
+    """
     if not isinstance(mask, torch.Tensor):
-        mask = torch.as_tensor(mask)
-    if mask.shape != (batch_size,):
+        mask = torch.as_tensor(np.asarray(mask))
+    if tuple(mask.shape) != (batch_size,):
         raise ValueError(
-            f"mask must have shape ({batch_size},) (one entry per env), got {tuple(mask.shape)}"
+            f"{name} must have shape ({batch_size},) (one entry per env), got {tuple(mask.shape)}"
         )
     if mask.dtype != torch.bool:
         if mask.is_floating_point() or mask.is_complex():
-            raise TypeError(f"mask must be a bool tensor, got dtype {mask.dtype}")
+            raise TypeError(f"{name} must be a bool tensor, got dtype {mask.dtype}")
+        if bool(((mask != 0) & (mask != 1)).any()):
+            raise ValueError(f"{name} must hold bools or 0/1 integers, got {mask.tolist()}")
         mask = mask.bool()
-    return mask
+    return mask if device is None else mask.to(device)
+
+
+def register_class(
+    registry: dict[str, type], name: Any, cls: Any, base: type, *, what: str, overwrite: bool
+) -> type:
+    """Add ``cls`` (a subclass of ``base``) to ``registry`` under ``name`` and set its
+    ``kind`` to ``name``: the one registration rule of every registry (reward functions,
+    critics). Raises naming the argument; an existing name needs ``overwrite``."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise TypeError(f"cls must be a {base.__name__} subclass, got {cls!r}")
+    if name in registry and not overwrite:
+        raise ValueError(f"{what} {name!r} is already registered; pass overwrite=True")
+    cls.kind = name
+    registry[name] = cls
+    return cls

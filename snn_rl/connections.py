@@ -27,6 +27,7 @@ synapse are all kept (PySNN merged them).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Literal
 
@@ -42,7 +43,7 @@ WeightInit = Literal["uniform", "normal", "constant"]
 
 
 def _pair(name: str, value: int | tuple[int, int], minimum: int) -> tuple[int, int]:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value, value)
     try:
         a, b = value
@@ -160,10 +161,11 @@ class Connection(nn.Module):
                 shape[bdim] = -1
                 setattr(self, name, t.masked_fill(mask.view(shape), 0.0))
             return
-        if batch_size is None:
-            batch_size = self.batch_size
-        elif isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = (
+            self.batch_size
+            if batch_size is None
+            else check_int("batch_size", batch_size, minimum=1)
+        )
         zeros = self.weight.new_zeros
         self.spikes = zeros((batch_size, *self._delayed_shape()))
         self.trace = zeros((batch_size, *self._delayed_shape()))

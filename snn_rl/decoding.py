@@ -62,20 +62,18 @@ def _check_values(
     return x
 
 
-def _check_counts(
-    counts: Any, n_actions: int, neurons_per_action: int | None, values: bool = True
-) -> Tensor:
+def _check_counts(counts: Any, n_actions: int, pop_size: int | None, values: bool = True) -> Tensor:
     """Spike counts ``(B, n_actions * pop)``: finite, non-negative, divisible into populations."""
     counts = _check_values("counts", counts, None, values)
     columns = counts.shape[1]
-    if neurons_per_action is not None and columns != n_actions * neurons_per_action:
+    if pop_size is not None and columns != n_actions * pop_size:
         raise ValueError(
-            f"counts must have shape (B, {n_actions * neurons_per_action}) for {n_actions} "
-            f"actions x {neurons_per_action} neurons, got {tuple(counts.shape)}"
+            f"counts must have shape (B, {n_actions * pop_size}) for {n_actions} "
+            f"actions x {pop_size} neurons, got {tuple(counts.shape)}"
         )
     if columns == 0 or columns % n_actions:
         raise ValueError(
-            f"counts must have shape (B, {n_actions} * neurons_per_action) for {n_actions} "
+            f"counts must have shape (B, {n_actions} * pop_size) for {n_actions} "
             f"actions, got {tuple(counts.shape)}"
         )
     if values and bool((counts < 0).any()):
@@ -122,16 +120,16 @@ class _PopulationDecoder(nn.Module):
 
     check_values: bool = True
 
-    def __init__(self, n_actions: int, neurons_per_action: int | None) -> None:
+    def __init__(self, n_actions: int, pop_size: int | None) -> None:
         super().__init__()
         self.n_actions = check_int("n_actions", n_actions, minimum=1)
-        if neurons_per_action is not None:
-            neurons_per_action = check_int("neurons_per_action", neurons_per_action, minimum=1)
-        self.neurons_per_action = neurons_per_action
+        if pop_size is not None:
+            pop_size = check_int("pop_size", pop_size, minimum=1)
+        self.pop_size = pop_size
 
     def _totals(self, counts: Tensor, tie_break: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """Validated per-action totals ``(B, A)`` and per-population mean tie-break scores."""
-        counts = _check_counts(counts, self.n_actions, self.neurons_per_action, self.check_values)
+        counts = _check_counts(counts, self.n_actions, self.pop_size, self.check_values)
         batch = counts.shape[0]
         totals = counts.reshape(batch, self.n_actions, -1).sum(dim=2)
         if tie_break is None:
@@ -142,7 +140,7 @@ class _PopulationDecoder(nn.Module):
         return totals, tie_break.reshape(batch, self.n_actions, -1).mean(dim=2)
 
     def extra_repr(self) -> str:
-        return f"n_actions={self.n_actions}, neurons_per_action={self.neurons_per_action}"
+        return f"n_actions={self.n_actions}, pop_size={self.pop_size}"
 
 
 class GreedyDecoder(_PopulationDecoder):
@@ -155,14 +153,14 @@ class GreedyDecoder(_PopulationDecoder):
 
     Args:
         n_actions: number of actions (populations).
-        neurons_per_action: population size; when given, the counts' width is checked exactly.
+        pop_size: population size; when given, the counts' width is checked exactly.
 
     Shape:
         counts: ``(B, n_actions * pop)``; tie_break: same shape or None -> actions ``(B,)`` long.
     """
 
-    def __init__(self, n_actions: int, *, neurons_per_action: int | None = None) -> None:
-        super().__init__(n_actions, neurons_per_action)
+    def __init__(self, n_actions: int, *, pop_size: int | None = None) -> None:
+        super().__init__(n_actions, pop_size)
 
     def forward(self, counts: Tensor, tie_break: Tensor | None = None) -> Tensor:
         totals, scores = self._totals(counts, tie_break)
@@ -176,7 +174,7 @@ class SoftmaxDecoder(_PopulationDecoder):
         n_actions: number of actions (populations).
         temperature: > 0; settable (e.g. for annealing). Small values approach greedy.
         generator: random generator on the counts' device (None: torch's global RNG).
-        neurons_per_action: population size; when given, the counts' width is checked exactly.
+        pop_size: population size; when given, the counts' width is checked exactly.
 
     Shape:
         counts: ``(B, n_actions * pop)`` -> actions ``(B,)`` long. ``tie_break`` is accepted
@@ -189,9 +187,9 @@ class SoftmaxDecoder(_PopulationDecoder):
         *,
         temperature: float,
         generator: torch.Generator | None = None,
-        neurons_per_action: int | None = None,
+        pop_size: int | None = None,
     ) -> None:
-        super().__init__(n_actions, neurons_per_action)
+        super().__init__(n_actions, pop_size)
         self.temperature = temperature
         self.generator = check_generator(generator)
 
@@ -231,7 +229,7 @@ class EpsilonGreedyDecoder(_PopulationDecoder):
         n_actions: number of actions (populations).
         epsilon: exploration probability in ``[0, 1]``; settable (exploration schedules).
         generator: random generator on the counts' device (None: torch's global RNG).
-        neurons_per_action: population size; when given, the counts' width is checked exactly.
+        pop_size: population size; when given, the counts' width is checked exactly.
 
     Shape:
         counts: ``(B, n_actions * pop)``; tie_break: same shape or None (for the greedy
@@ -244,9 +242,9 @@ class EpsilonGreedyDecoder(_PopulationDecoder):
         *,
         epsilon: float,
         generator: torch.Generator | None = None,
-        neurons_per_action: int | None = None,
+        pop_size: int | None = None,
     ) -> None:
-        super().__init__(n_actions, neurons_per_action)
+        super().__init__(n_actions, pop_size)
         self.epsilon = epsilon
         self.generator = check_generator(generator)
 
@@ -280,7 +278,7 @@ class PopulationVectorDecoder(nn.Module):
 
     Args:
         low, high: finite action bounds ``(action_dim,)``.
-        n_per_dim: neurons per action dimension, an int or one int per dimension.
+        pop_size: neurons per action dimension, an int or one int per dimension.
         dtype, device: of the decoder's tensors and of the actions (counts are moved there).
 
     Shape:
@@ -299,7 +297,7 @@ class PopulationVectorDecoder(nn.Module):
         self,
         low: Any,
         high: Any,
-        n_per_dim: int | Sequence[int],
+        pop_size: int | Sequence[int],
         *,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
@@ -307,9 +305,9 @@ class PopulationVectorDecoder(nn.Module):
         super().__init__()
         low, high = check_bounds(low, high)
         self.action_dim = low.size
-        self.n_per_dim = check_n_per_dim(n_per_dim, self.action_dim)
-        self.in_features = sum(self.n_per_dim)
-        preferred, _, dim_index = evenly_spaced_centres(low, high, self.n_per_dim)
+        self.pop_size = check_n_per_dim(pop_size, self.action_dim, name="pop_size")
+        self.in_features = sum(self.pop_size)
+        preferred, _, dim_index = evenly_spaced_centres(low, high, self.pop_size)
         opts: dict[str, Any] = {"dtype": dtype or torch.get_default_dtype(), "device": device}
         membership = torch.zeros(self.in_features, self.action_dim, **opts)
         membership[torch.arange(self.in_features), torch.as_tensor(dim_index)] = 1.0
@@ -323,7 +321,7 @@ class PopulationVectorDecoder(nn.Module):
     def from_space(
         cls,
         space: Any,
-        n_per_dim: int | Sequence[int],
+        pop_size: int | Sequence[int],
         *,
         low: Any = None,
         high: Any = None,
@@ -332,7 +330,7 @@ class PopulationVectorDecoder(nn.Module):
     ) -> PopulationVectorDecoder:
         """Build from a Box-like action space; ``low``/``high`` replace its bounds when given."""
         low, high = space_bounds(space, low, high)
-        return cls(low, high, n_per_dim, dtype=dtype, device=device)
+        return cls(low, high, pop_size, dtype=dtype, device=device)
 
     @property
     def preferred_values(self) -> Tensor:
@@ -348,7 +346,7 @@ class PopulationVectorDecoder(nn.Module):
             shape = tuple(counts.shape) if isinstance(counts, Tensor) else type(counts).__name__
             raise ValueError(
                 f"counts must have shape (B, {self.in_features}) for {self.action_dim} action "
-                f"dimensions with n_per_dim={self.n_per_dim} neurons, got {shape}"
+                f"dimensions with pop_size={self.pop_size} neurons, got {shape}"
             )
         counts = _check_values("counts", counts, None)
         if bool((counts < 0).any()):
@@ -363,4 +361,4 @@ class PopulationVectorDecoder(nn.Module):
         return torch.maximum(torch.minimum(action, self.high), self.low)
 
     def extra_repr(self) -> str:
-        return f"action_dim={self.action_dim}, n_per_dim={self.n_per_dim}"
+        return f"action_dim={self.action_dim}, pop_size={self.pop_size}"

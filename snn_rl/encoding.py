@@ -368,9 +368,7 @@ class OneHotEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.n = check_int("n", n, minimum=1)
-        if isinstance(start, bool) or not isinstance(start, int):
-            raise TypeError(f"start must be an int, got {type(start).__name__}")
-        self.start = start
+        self.start = check_int("start", start, minimum=None)
         self.out_features = self.n
         value = check_positive("value", value)
         value = torch.tensor(value, dtype=dtype, device=device)

@@ -4,10 +4,11 @@ Every function here computes one simulation step of one quantity from explicit i
 returns new tensors: nothing keeps state and no argument is modified in place. The neuron
 modules in :mod:`snn_rl.neurons` are thin stateful wrappers around these functions.
 
-Two update forms exist for every decaying quantity, selected by ``update_type``:
+Two update forms exist for every decaying quantity, selected by ``update_type``, and each
+has its own parameter name, so that a name always carries one unit:
 
-* ``"linear"``: a per-step decay factor ``tau`` in ``[0, 1]``: ``q <- tau * q + input``.
-* ``"exponential"``: a time constant ``tau`` (same unit as ``dt``), forward Euler:
+* ``"linear"``: a decay factor per step ``decay_*`` in ``[0, 1]``: ``q <- decay * q + input``.
+* ``"exponential"``: a time constant ``tau_*`` (same unit as ``dt``), forward Euler:
   ``q <- q + dt / tau * (-q + input)``.
 """
 
@@ -27,28 +28,38 @@ def _unknown_update_type(update_type: str) -> ValueError:
     return ValueError(f"update_type must be one of {list(UPDATE_TYPES)}, got {update_type!r}")
 
 
+def _need(name: str, value: float | None, update_type: str) -> float:
+    """The mode's own parameter (``decay_*`` for linear, ``tau_*`` for exponential)."""
+    if value is None:
+        raise ValueError(f"update_type={update_type!r} needs {name}")
+    return value
+
+
 def trace_update(
     trace: Tensor,
     spikes: Tensor,
     *,
     alpha_t: float,
-    tau_t: float,
+    decay_t: float | None = None,
+    tau_t: float | None = None,
     dt: float = 1.0,
     update_type: UpdateType = "linear",
 ) -> Tensor:
     """One step of a spike trace.
 
-    linear: ``y <- tau_t * y + alpha_t * z``; exponential: ``y <- y + dt/tau_t * (-y + alpha_t * z)``.
+    linear: ``y <- decay_t * y + alpha_t * z``; exponential:
+    ``y <- y + dt/tau_t * (-y + alpha_t * z)``.
 
     Shape:
         trace, spikes: ``(B, *shape)``; returns the same shape.
     """
     if update_type == "linear":
-        if alpha_t == 1.0:  # one op: spikes + tau_t * trace
-            return torch.add(spikes, trace, alpha=tau_t)
-        return torch.add(trace * tau_t, spikes, alpha=alpha_t)
+        decay_t = _need("decay_t", decay_t, update_type)
+        if alpha_t == 1.0:  # one op: spikes + decay_t * trace
+            return torch.add(spikes, trace, alpha=decay_t)
+        return torch.add(trace * decay_t, spikes, alpha=alpha_t)
     if update_type == "exponential":
-        k = dt / tau_t
+        k = dt / _need("tau_t", tau_t, update_type)
         return torch.add(trace * (1.0 - k), spikes, alpha=k * alpha_t)
     raise _unknown_update_type(update_type)
 
@@ -76,24 +87,27 @@ def lif_voltage_update(
     *,
     v_rest: float,
     alpha_v: float,
-    tau_v: float,
+    decay_v: float | None = None,
+    tau_v: float | None = None,
     gate: Tensor | None = None,
     dt: float = 1.0,
     update_type: UpdateType = "linear",
 ) -> Tensor:
     """Leaky integrate-and-fire voltage step, skipped (``gate == 0``) while refractory.
 
-    linear: ``v <- v_rest + gate * ((v - v_rest) * tau_v + alpha_v * I)`` (so a refractory
-    neuron is held at ``v_rest``); exponential: ``v <- v + gate * dt/tau_v * (-(v - v_rest) + alpha_v * I)``.
+    linear: ``v <- v_rest + gate * ((v - v_rest) * decay_v + alpha_v * I)`` (so a refractory
+    neuron is held at ``v_rest``); exponential:
+    ``v <- v + gate * dt/tau_v * (-(v - v_rest) + alpha_v * I)``.
     ``gate=None`` means every neuron integrates.
     """
     if update_type == "linear":
+        decay_v = _need("decay_v", decay_v, update_type)
         if gate is None:
-            leak = v * tau_v if v_rest == 0.0 else (v - v_rest) * tau_v + v_rest
+            leak = v * decay_v if v_rest == 0.0 else (v - v_rest) * decay_v + v_rest
             return leak + _scaled(current, alpha_v)
-        return v_rest + gate * ((v - v_rest) * tau_v + alpha_v * current)
+        return v_rest + gate * ((v - v_rest) * decay_v + alpha_v * current)
     if update_type == "exponential":
-        k = dt / tau_v
+        k = dt / _need("tau_v", tau_v, update_type)
         if gate is None:
             return v * (1.0 - k) + k * v_rest + _scaled(current, k * alpha_v)
         return v + gate * (k * (alpha_v * current - (v - v_rest)))
@@ -137,20 +151,22 @@ def threshold_update(
     *,
     thresh_rest: float,
     alpha_thresh: float,
-    tau_thresh: float,
+    decay_thresh: float | None = None,
+    tau_thresh: float | None = None,
     dt: float = 1.0,
     update_type: UpdateType = "linear",
 ) -> Tensor:
     """Adaptive threshold that jumps by ``alpha_thresh`` per spike and relaxes to ``thresh_rest``.
 
-    linear: ``th <- thresh_rest + tau_thresh * (th - thresh_rest) + alpha_thresh * z``;
+    linear: ``th <- thresh_rest + decay_thresh * (th - thresh_rest) + alpha_thresh * z``;
     exponential: ``th <- th + dt/tau_thresh * (-(th - thresh_rest) + alpha_thresh * z)``.
-    (PySNN relaxed the threshold towards 0; here it relaxes to its resting value.)
     """
     if update_type == "linear":
-        return thresh_rest + tau_thresh * (thresh - thresh_rest) + alpha_thresh * spikes
+        decay = _need("decay_thresh", decay_thresh, update_type)
+        return thresh_rest + decay * (thresh - thresh_rest) + alpha_thresh * spikes
     if update_type == "exponential":
-        return thresh + (dt / tau_thresh) * (alpha_thresh * spikes - (thresh - thresh_rest))
+        k = dt / _need("tau_thresh", tau_thresh, update_type)
+        return thresh + k * (alpha_thresh * spikes - (thresh - thresh_rest))
     raise _unknown_update_type(update_type)
 
 

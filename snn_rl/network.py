@@ -4,7 +4,7 @@ Example:
     >>> import torch
     >>> from snn_rl import Input, LIFNeuron, Linear, SNNNetwork
     >>> net = SNNNetwork()
-    >>> net.add_layer("fc", Linear(2, 3, weight=0.6), Input(2), LIFNeuron(3, tau_v=0.5))
+    >>> net.add_layer("fc", Linear(2, 3, weight=0.6), Input(2), LIFNeuron(3, decay_v=0.5))
     >>> net.reset_state(batch_size=1)
     >>> [net(torch.ones(1, 2)).sum().item() for _ in range(3)]
     [3.0, 3.0, 3.0]
@@ -16,13 +16,20 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
+from typing import Literal
 
 from torch import Tensor, nn
 
+from snn_rl._validation import check_choice
 from snn_rl.connections import Connection
 from snn_rl.neurons import Input, Neuron
 
-__all__ = ["SNNNetwork"]
+__all__ = ["LAYER_ROLES", "LayerRole", "SNNNetwork"]
+
+#: What trains a layer, as the agents read it: ``"features"`` learn without reward (FedeSTDP),
+#: ``"readout"`` learn from the reward-modulated rule (MSTDPET), ``"fixed"`` never change.
+LayerRole = Literal["features", "readout", "fixed"]
+LAYER_ROLES: tuple[str, ...] = ("features", "readout", "fixed")
 
 
 class SNNNetwork(nn.Module):
@@ -35,6 +42,10 @@ class SNNNetwork(nn.Module):
     of the currents of all layers that end in it. A layer whose presynaptic population is
     stepped later in the same call (a recurrent or feedback layer) carries the previous
     step's spikes. Subclasses may override ``forward`` for other wirings.
+
+    Each layer may carry a role (:data:`LAYER_ROLES`), declared when it is added or later with
+    :meth:`set_role`; the engine itself never reads it, the agents use it to decide which rule
+    trains which layer (never the layer's name).
     """
 
     def __init__(self) -> None:
@@ -42,14 +53,24 @@ class SNNNetwork(nn.Module):
         self.connections = nn.ModuleDict()
         self.neurons = nn.ModuleDict()
         self._layers: OrderedDict[str, tuple[Connection, Neuron, Neuron]] = OrderedDict()
+        self._roles: dict[str, LayerRole | None] = {}
         self._schedule: list[tuple[Neuron, list[str]]] = []
         self._source: Neuron | None = None
 
     # ---------------------------------------------------------------------- building
     def add_layer(
-        self, name: str, connection: Connection, presynaptic: Neuron, postsynaptic: Neuron
+        self,
+        name: str,
+        connection: Connection,
+        presynaptic: Neuron,
+        postsynaptic: Neuron,
+        *,
+        role: LayerRole | None = None,
     ) -> None:
         """Add a layer ``presynaptic --connection--> postsynaptic``.
+
+        Args:
+            role: what trains the layer (:data:`LAYER_ROLES`), or None (undeclared).
 
         Raises:
             ValueError: empty, dotted or duplicate name; shapes that do not fit.
@@ -65,22 +86,25 @@ class SNNNetwork(nn.Module):
                 f"connection must be a snn_rl connection (Linear, Conv2d or another "
                 f"Connection subclass), got {type(connection).__name__}"
             )
-        for role, neuron in (("presynaptic", presynaptic), ("postsynaptic", postsynaptic)):
+        for side, neuron in (("presynaptic", presynaptic), ("postsynaptic", postsynaptic)):
             if not isinstance(neuron, Neuron):
                 raise TypeError(
-                    f"{role} must be a snn_rl neuron population, got {type(neuron).__name__}"
+                    f"{side} must be a snn_rl neuron population, got {type(neuron).__name__}"
                 )
         if isinstance(postsynaptic, Input):
             raise TypeError("an Input population cannot be postsynaptic; use a spiking neuron")
         connection.check_shapes(presynaptic.shape, postsynaptic.shape)
+        if role is not None:
+            check_choice("role", role, LAYER_ROLES)
         if any(c is connection for c, _, _ in self._layers.values()):
             raise ValueError(f"layer {name!r} reuses a connection that is already in a layer")
 
         self.connections[name] = connection
-        for role, neuron in (("pre", presynaptic), ("post", postsynaptic)):
+        for side, neuron in (("pre", presynaptic), ("post", postsynaptic)):
             if not any(n is neuron for n in self.neurons.values()):
-                self.neurons[f"{name}_{role}"] = neuron
+                self.neurons[f"{name}_{side}"] = neuron
         self._layers[name] = (connection, presynaptic, postsynaptic)
+        self._roles[name] = role
         self._source = None
         for post, names in self._schedule:
             if post is postsynaptic:
@@ -89,13 +113,29 @@ class SNNNetwork(nn.Module):
         else:
             self._schedule.append((postsynaptic, [name]))
 
-    def layer_state_dict(self) -> OrderedDict[str, dict]:
+    def set_role(self, name: str, role: LayerRole | None) -> None:
+        """Declare (or clear, with None) the role of layer ``name``."""
+        if name not in self._layers:
+            raise KeyError(f"no layer named {name!r}; layers: {list(self._layers)}")
+        self._roles[name] = None if role is None else check_choice("role", role, LAYER_ROLES)
+
+    @property
+    def roles(self) -> dict[str, LayerRole | None]:
+        """Role of every layer, in layer order (None where none was declared)."""
+        return dict(self._roles)
+
+    def layer_state_dict(self, role: LayerRole | None = None) -> OrderedDict[str, dict]:
         """Ordered mapping ``name -> {"connection", "presynaptic", "postsynaptic", "type"}``.
 
         The values are the live modules (never copies), and ``"type"`` is the connection's
         class, so learning rules always read current weights, spikes and traces, also after
         ``.to(device)``. Each call returns new dicts; changing them does not change the network.
+
+        Args:
+            role: only the layers declared with this role (None: every layer).
         """
+        if role is not None:
+            check_choice("role", role, LAYER_ROLES)
         return OrderedDict(
             (
                 name,
@@ -107,6 +147,7 @@ class SNNNetwork(nn.Module):
                 },
             )
             for name, (conn, pre, post) in self._layers.items()
+            if role is None or self._roles[name] == role
         )
 
     # ------------------------------------------------------------------------ state

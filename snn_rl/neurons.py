@@ -8,10 +8,19 @@ Order within one step (IF, LIF, AdaptiveLIF, Fede):
 integrate (skipped while refractory) -> optional voltage floor -> spike ``z = v >= thresh`` ->
 trace update -> threshold adaptation -> refractory count -> reset ``v = v_rest`` where spiked.
 
+Decays carry their unit in their name: with ``update_type="linear"`` a quantity decays by a
+factor per step, ``decay_v`` / ``decay_t`` / ``decay_thresh`` in ``[0, 1]``; with
+``update_type="exponential"`` it relaxes with a time constant ``tau_v`` / ``tau_t`` /
+``tau_thresh`` (in the unit of ``dt``). Giving the other mode's name raises.
+
+Every model is a dataclass: its parameters are declared once as fields (a subclass declares
+only the ones it adds), the constructor is generated from them (``shape`` positional, the
+rest keyword-only) and validated in one chain of ``_check`` methods.
+
 Example:
     >>> import torch
     >>> from snn_rl.neurons import LIFNeuron
-    >>> lif = LIFNeuron(3, thresh=1.0, tau_v=0.5)
+    >>> lif = LIFNeuron(3, thresh=1.0, decay_v=0.5)
     >>> lif.reset_state(batch_size=2)
     >>> lif(torch.tensor([[0.6, 1.2, 0.0], [0.0, 0.0, 2.0]]))
     tensor([[0., 1., 0.],
@@ -23,7 +32,10 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import InitVar, dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -33,6 +45,7 @@ from snn_rl._validation import (
     check_choice,
     check_finite,
     check_in_range,
+    check_int,
     check_mask,
     check_non_negative,
     check_positive,
@@ -42,14 +55,50 @@ from snn_rl.functional import UPDATE_TYPES, UpdateType
 
 __all__ = ["Neuron", "Input", "IFNeuron", "LIFNeuron", "AdaptiveLIFNeuron", "FedeNeuron"]
 
+#: Per-step decay factor used by "linear" updates when none is given.
+DEFAULT_DECAY = 0.8
 
-def _check_decay(name: str, value: float, update_type: str) -> float:
-    """A decay is a factor in [0, 1] for "linear" updates and a time constant > 0 otherwise."""
+# Neuron models are dataclasses that stay torch modules: identity equality and hashing, the
+# module's own repr, keyword-only parameters after the positional ``shape``.
+_model = dataclass(eq=False, repr=False, kw_only=True)
+
+
+def _resolve_decay(
+    owner: str,
+    name: str,
+    decay: float | None,
+    tau: float | None,
+    update_type: str,
+    *,
+    linear_default: float = DEFAULT_DECAY,
+) -> tuple[float | None, float | None]:
+    """Check the pair (``decay_<name>``, ``tau_<name>``) against the update mode.
+
+    Returns the validated pair: a factor in [0, 1] for "linear" (``linear_default`` if
+    None), a time constant > 0 for "exponential" (required); the other one is None.
+    """
     if update_type == "linear":
-        return check_in_range(name, value, 0.0, 1.0)
-    return check_positive(name, value)
+        if tau is not None:
+            raise ValueError(
+                f"{owner}: tau_{name} is a time constant, used with update_type='exponential'; "
+                f"with update_type='linear' give decay_{name} (a decay factor per step)"
+            )
+        value = linear_default if decay is None else decay
+        return check_in_range(f"decay_{name}", value, 0.0, 1.0), None
+    if decay is not None:
+        raise ValueError(
+            f"{owner}: decay_{name} is a factor per step, used with update_type='linear'; "
+            f"with update_type='exponential' give tau_{name} (a time constant in units of dt)"
+        )
+    if tau is None:
+        raise ValueError(
+            f"{owner} with update_type='exponential' needs tau_{name} (a time constant in "
+            "units of dt)"
+        )
+    return None, check_positive(f"tau_{name}", tau)
 
 
+@_model
 class Neuron(nn.Module):
     """Base class of all populations: shape, trace parameters and per-env state handling.
 
@@ -57,36 +106,51 @@ class Neuron(nn.Module):
     (so ``.to()`` moves it, and ``state_dict()`` holds only parameters). Initial values are
     0 except where :meth:`_initial_value` says otherwise.
 
+    Args:
+        shape: population shape without the batch dimension (positional).
+        alpha_t: trace increment per spike.
+        decay_t: trace decay factor per step ("linear"; default 0.8).
+        tau_t: trace time constant ("exponential"; required there).
+        dt: simulation step, the unit of every ``tau_*`` and of ``duration_refrac``.
+        update_type: "linear" or "exponential" (see :mod:`snn_rl.functional`).
+        dtype, device: of the state tensors.
+
     Attributes:
         needs_trace_sum: True when ``forward`` also takes the summed presynaptic trace of each
             neuron's receptive field (FedeNeuron); the network then provides it.
     """
 
-    state_names: tuple[str, ...] = ("spikes", "trace")
-    needs_trace_sum: bool = False
+    state_names: ClassVar[tuple[str, ...]] = ("spikes", "trace")
+    needs_trace_sum: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        shape: int | tuple[int, ...],
-        *,
-        alpha_t: float,
-        tau_t: float,
-        dt: float,
-        update_type: UpdateType,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
-        super().__init__()
-        self.shape = check_shape("shape", shape)
-        self.update_type: UpdateType = check_choice("update_type", update_type, UPDATE_TYPES)
-        self.dt = check_positive("dt", dt)
-        self.alpha_t = check_finite("alpha_t", alpha_t)
-        self.tau_t = _check_decay("tau_t", tau_t, self.update_type)
+    shape: int | tuple[int, ...] = field(kw_only=False)
+    alpha_t: float = 1.0
+    decay_t: float | None = None
+    tau_t: float | None = None
+    dt: float = 1.0
+    update_type: UpdateType = "linear"
+    dtype: InitVar[torch.dtype | None] = None
+    device: InitVar[torch.device | str | None] = None
+
+    def __post_init__(self, dtype: torch.dtype | None, device: torch.device | str | None) -> None:
+        nn.Module.__init__(self)
+        self._check()
         for name in self.state_names:
             self.register_buffer(
                 name, torch.zeros((1, *self.shape), dtype=dtype, device=device), persistent=False
             )
         self.reset_state()
+
+    def _check(self) -> None:
+        """Validate and normalise the parameters (subclasses extend it, calling super)."""
+        owner = type(self).__name__
+        self.shape = check_shape("shape", self.shape)
+        self.update_type = check_choice("update_type", self.update_type, UPDATE_TYPES)
+        self.dt = check_positive("dt", self.dt)
+        self.alpha_t = check_finite("alpha_t", self.alpha_t)
+        self.decay_t, self.tau_t = _resolve_decay(
+            owner, "t", self.decay_t, self.tau_t, self.update_type
+        )
 
     @property
     def batch_size(self) -> int:
@@ -117,10 +181,11 @@ class Neuron(nn.Module):
                 old = getattr(self, name)
                 setattr(self, name, old.masked_fill(rows, self._initial_value(name)))
             return
-        if batch_size is None:
-            batch_size = self.batch_size
-        elif isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = (
+            self.batch_size
+            if batch_size is None
+            else check_int("batch_size", batch_size, minimum=1)
+        )
         ref = self.spikes
         for name in self.state_names:
             fresh = torch.full(
@@ -150,10 +215,6 @@ class Neuron(nn.Module):
                 )
             setattr(self, name, value.to(self.spikes.device, self.spikes.dtype).clone())
 
-    def _set(self, name: str, value: Tensor) -> None:
-        """Replace a state tensor (the buffer dict directly: ``nn.Module.__setattr__`` is slow)."""
-        self._buffers[name] = value
-
     def _check_input(self, name: str, x: Tensor) -> Tensor:
         ref = self._buffers["spikes"]  # the buffer dict directly: Module.__getattr__ is slow
         if isinstance(x, Tensor) and x.shape[0] == ref.shape[0] and x.shape[1:] == self.shape:
@@ -175,116 +236,83 @@ class Neuron(nn.Module):
             self._buffers["trace"],
             spikes,
             alpha_t=self.alpha_t,
+            decay_t=self.decay_t,
             tau_t=self.tau_t,
             dt=self.dt,
             update_type=self.update_type,
         )
 
     def extra_repr(self) -> str:
-        return f"shape={self.shape}, update_type={self.update_type!r}, dt={self.dt}"
+        """Every parameter that is set (None-valued ones are the other mode's and left out)."""
+        parts = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not None
+        ]
+        return ", ".join(parts)
 
 
+@_model
 class Input(Neuron):
     """Input population: passes given spikes on and keeps their trace.
 
-    Any non-zero input counts as one spike, and the trace grows by ``alpha_t`` per spike
-    (PySNN added the raw input value).
+    Any non-zero input counts as one spike, and the trace grows by ``alpha_t`` per spike.
+    Parameters as :class:`Neuron`.
 
     Shape:
         spikes: ``(B, *shape)`` (bool or numbers) -> ``(B, *shape)`` of 0/1 values.
     """
 
-    def __init__(
-        self,
-        shape: int | tuple[int, ...],
-        *,
-        alpha_t: float = 1.0,
-        tau_t: float = 0.8,
-        dt: float = 1.0,
-        update_type: UpdateType = "linear",
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
-        super().__init__(
-            shape,
-            alpha_t=alpha_t,
-            tau_t=tau_t,
-            dt=dt,
-            update_type=update_type,
-            dtype=dtype,
-            device=device,
-        )
-
     def forward(self, spikes: Tensor) -> Tensor:
         spikes = self._check_input("spikes", spikes)
         z = (spikes != 0).to(self.trace.dtype)
         self._update_trace(z)
-        self._set("spikes", z)
+        self._buffers["spikes"] = z
         return z
 
 
+@_model
 class IFNeuron(Neuron):
     """Integrate-and-fire: ``v <- v + alpha_v * I``, spike at ``v >= thresh``, reset to ``v_rest``.
 
-    Args:
-        shape: population shape without the batch dimension.
+    Args (besides those of :class:`Neuron`):
         thresh: firing threshold.
         v_rest: resting and reset voltage.
         alpha_v: input current scale.
-        alpha_t: trace increment per spike.
-        tau_t: trace decay (factor in [0, 1] for "linear", time constant for "exponential").
-        dt: simulation step, in the unit of every ``tau_*`` and of ``duration_refrac``.
         duration_refrac: refractory period, a non-negative multiple of ``dt``.
-        update_type: "linear" or "exponential" (see :mod:`snn_rl.functional`).
         v_min: optional voltage floor applied after integration (None: no floor).
 
     Shape:
         current: ``(B, *shape)`` -> spikes ``(B, *shape)``.
     """
 
-    state_names = ("v", "spikes", "trace", "refrac_counts")
+    state_names: ClassVar[tuple[str, ...]] = ("v", "spikes", "trace", "refrac_counts")
 
-    def __init__(
-        self,
-        shape: int | tuple[int, ...],
-        *,
-        thresh: float = 1.0,
-        v_rest: float = 0.0,
-        alpha_v: float = 1.0,
-        alpha_t: float = 1.0,
-        tau_t: float = 0.8,
-        dt: float = 1.0,
-        duration_refrac: float = 0.0,
-        update_type: UpdateType = "linear",
-        v_min: float | None = None,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
-        self.thresh = check_finite("thresh", thresh)
-        self.v_rest = check_finite("v_rest", v_rest)
+    thresh: float = 1.0
+    v_rest: float = 0.0
+    alpha_v: float = 1.0
+    duration_refrac: float = 0.0
+    v_min: float | None = None
+
+    def _check(self) -> None:
+        super()._check()
+        self.thresh = check_finite("thresh", self.thresh)
+        self.v_rest = check_finite("v_rest", self.v_rest)
         if self.thresh <= self.v_rest:
-            raise ValueError(f"thresh ({thresh}) must be greater than v_rest ({v_rest})")
-        self.alpha_v = check_finite("alpha_v", alpha_v)
-        self.duration_refrac = check_non_negative("duration_refrac", duration_refrac)
-        dt = check_positive("dt", dt)
-        steps = self.duration_refrac / dt
+            raise ValueError(f"thresh ({self.thresh}) must be greater than v_rest ({self.v_rest})")
+        self.alpha_v = check_finite("alpha_v", self.alpha_v)
+        self.duration_refrac = check_non_negative("duration_refrac", self.duration_refrac)
+        steps = self.duration_refrac / self.dt
         if abs(steps - round(steps)) > 1e-6:
             raise ValueError(
-                f"duration_refrac ({duration_refrac}) must be a whole multiple of dt ({dt})"
+                f"duration_refrac ({self.duration_refrac}) must be a whole multiple of dt "
+                f"({self.dt})"
             )
         self.refrac_steps = round(steps)
-        if v_min is not None and check_finite("v_min", v_min) > self.v_rest:
-            raise ValueError(f"v_min ({v_min}) must not exceed v_rest ({v_rest})")
-        self.v_min = None if v_min is None else float(v_min)
-        super().__init__(
-            shape,
-            alpha_t=alpha_t,
-            tau_t=tau_t,
-            dt=dt,
-            update_type=update_type,
-            dtype=dtype,
-            device=device,
-        )
+        if self.v_min is not None:
+            self.v_min = check_finite("v_min", self.v_min)
+            if self.v_min > self.v_rest:
+                raise ValueError(f"v_min ({self.v_min}) must not exceed v_rest ({self.v_rest})")
 
     def _initial_value(self, name: str) -> float:
         return self.v_rest if name == "v" else 0.0
@@ -321,57 +349,26 @@ class IFNeuron(Neuron):
         buf["spikes"] = z
         return z
 
-    def extra_repr(self) -> str:
-        return (
-            f"{super().extra_repr()}, thresh={self.thresh}, v_rest={self.v_rest}, "
-            f"alpha_v={self.alpha_v}, refrac_steps={self.refrac_steps}"
-        )
 
-
+@_model
 class LIFNeuron(IFNeuron):
     """Leaky integrate-and-fire neuron.
 
-    linear: ``v <- v_rest + (v - v_rest) * tau_v + alpha_v * I`` (``tau_v`` a factor in [0, 1]);
-    exponential: ``v <- v + dt/tau_v * (-(v - v_rest) + alpha_v * I)``.
-    Other arguments as :class:`IFNeuron`.
+    linear: ``v <- v_rest + (v - v_rest) * decay_v + alpha_v * I`` (``decay_v`` a factor per
+    step in [0, 1], default 0.8); exponential: ``v <- v + dt/tau_v * (-(v - v_rest) + alpha_v
+    * I)`` (``tau_v`` a time constant, required). Other parameters as :class:`IFNeuron`.
 
     Shape:
         current: ``(B, *shape)`` -> spikes ``(B, *shape)``.
     """
 
-    def __init__(
-        self,
-        shape: int | tuple[int, ...],
-        *,
-        thresh: float = 1.0,
-        v_rest: float = 0.0,
-        alpha_v: float = 1.0,
-        alpha_t: float = 1.0,
-        tau_v: float = 0.8,
-        tau_t: float = 0.8,
-        dt: float = 1.0,
-        duration_refrac: float = 0.0,
-        update_type: UpdateType = "linear",
-        v_min: float | None = None,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
-        self.tau_v = _check_decay(
-            "tau_v", tau_v, check_choice("update_type", update_type, UPDATE_TYPES)
-        )
-        super().__init__(
-            shape,
-            thresh=thresh,
-            v_rest=v_rest,
-            alpha_v=alpha_v,
-            alpha_t=alpha_t,
-            tau_t=tau_t,
-            dt=dt,
-            duration_refrac=duration_refrac,
-            update_type=update_type,
-            v_min=v_min,
-            dtype=dtype,
-            device=device,
+    decay_v: float | None = None
+    tau_v: float | None = None
+
+    def _check(self) -> None:
+        super()._check()
+        self.decay_v, self.tau_v = _resolve_decay(
+            type(self).__name__, "v", self.decay_v, self.tau_v, self.update_type
         )
 
     def _integrate(self, current: Tensor, gate: Tensor | None, trace_sum: Tensor | None) -> Tensor:
@@ -380,72 +377,55 @@ class LIFNeuron(IFNeuron):
             current,
             v_rest=self.v_rest,
             alpha_v=self.alpha_v,
+            decay_v=self.decay_v,
             tau_v=self.tau_v,
             gate=gate,
             dt=self.dt,
             update_type=self.update_type,
         )
 
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, tau_v={self.tau_v}"
 
-
+@_model
 class AdaptiveLIFNeuron(LIFNeuron):
     """LIF neuron whose threshold jumps by ``alpha_thresh`` per spike and relaxes to ``thresh``.
 
     The live threshold is the state ``adaptive_thresh`` ``(B, *shape)``; ``thresh`` is its
-    resting value, ``tau_thresh`` its decay (factor or time constant, as ``update_type``).
+    resting value. Its relaxation is ``decay_thresh`` (a factor per step, "linear", default
+    0.95) or ``tau_thresh`` (a time constant, "exponential", required there).
 
     Shape:
         current: ``(B, *shape)`` -> spikes ``(B, *shape)``.
     """
 
-    state_names = ("v", "spikes", "trace", "refrac_counts", "adaptive_thresh")
+    state_names: ClassVar[tuple[str, ...]] = (
+        "v",
+        "spikes",
+        "trace",
+        "refrac_counts",
+        "adaptive_thresh",
+    )
 
-    def __init__(
-        self,
-        shape: int | tuple[int, ...],
-        *,
-        thresh: float = 1.0,
-        v_rest: float = 0.0,
-        alpha_v: float = 1.0,
-        alpha_t: float = 1.0,
-        tau_v: float = 0.8,
-        tau_t: float = 0.8,
-        alpha_thresh: float = 0.1,
-        tau_thresh: float = 0.95,
-        dt: float = 1.0,
-        duration_refrac: float = 0.0,
-        update_type: UpdateType = "linear",
-        v_min: float | None = None,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
-        self.alpha_thresh = check_non_negative("alpha_thresh", alpha_thresh)
-        self.tau_thresh = _check_decay(
-            "tau_thresh", tau_thresh, check_choice("update_type", update_type, UPDATE_TYPES)
-        )
-        super().__init__(
-            shape,
-            thresh=thresh,
-            v_rest=v_rest,
-            alpha_v=alpha_v,
-            alpha_t=alpha_t,
-            tau_v=tau_v,
-            tau_t=tau_t,
-            dt=dt,
-            duration_refrac=duration_refrac,
-            update_type=update_type,
-            v_min=v_min,
-            dtype=dtype,
-            device=device,
+    alpha_thresh: float = 0.1
+    decay_thresh: float | None = None
+    tau_thresh: float | None = None
+
+    def _check(self) -> None:
+        super()._check()
+        self.alpha_thresh = check_non_negative("alpha_thresh", self.alpha_thresh)
+        self.decay_thresh, self.tau_thresh = _resolve_decay(
+            type(self).__name__,
+            "thresh",
+            self.decay_thresh,
+            self.tau_thresh,
+            self.update_type,
+            linear_default=0.95,
         )
 
     def _initial_value(self, name: str) -> float:
         return self.thresh if name == "adaptive_thresh" else super()._initial_value(name)
 
     def _threshold(self) -> Tensor:
-        return self.adaptive_thresh
+        return self._buffers["adaptive_thresh"]
 
     def _adapt(self, spikes: Tensor) -> None:
         self._buffers["adaptive_thresh"] = F.threshold_update(
@@ -453,56 +433,35 @@ class AdaptiveLIFNeuron(LIFNeuron):
             spikes,
             thresh_rest=self.thresh,
             alpha_thresh=self.alpha_thresh,
+            decay_thresh=self.decay_thresh,
             tau_thresh=self.tau_thresh,
             dt=self.dt,
             update_type=self.update_type,
         )
 
 
+@_model
 class FedeNeuron(IFNeuron):
     """Paredes-Valles et al. neuron: forcing ``alpha_v * (sum_i w_i s_i - sum_i x_i)``.
 
-    Voltage and trace are always "exponential" (``tau_v``, ``tau_t`` are time constants):
-    ``v <- v + dt/tau_v * (-(v - v_rest) + alpha_v * (I - X))`` where ``I`` is the synaptic
-    current and ``X`` the summed presynaptic trace over the neuron's receptive field.
+    Voltage and trace are always "exponential" (``tau_v``, ``tau_t`` are time constants,
+    default 5): ``v <- v + dt/tau_v * (-(v - v_rest) + alpha_v * (I - X))`` where ``I`` is
+    the synaptic current and ``X`` the summed presynaptic trace over the neuron's receptive
+    field.
 
     Shape:
         current, trace_sum: ``(B, *shape)`` -> spikes ``(B, *shape)``.
     """
 
-    needs_trace_sum = True
+    needs_trace_sum: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        shape: int | tuple[int, ...],
-        *,
-        thresh: float = 1.0,
-        v_rest: float = 0.0,
-        alpha_v: float = 1.0,
-        alpha_t: float = 1.0,
-        tau_v: float = 5.0,
-        tau_t: float = 5.0,
-        dt: float = 1.0,
-        duration_refrac: float = 0.0,
-        v_min: float | None = None,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
-        self.tau_v = check_positive("tau_v", tau_v)
-        super().__init__(
-            shape,
-            thresh=thresh,
-            v_rest=v_rest,
-            alpha_v=alpha_v,
-            alpha_t=alpha_t,
-            tau_t=tau_t,
-            dt=dt,
-            duration_refrac=duration_refrac,
-            update_type="exponential",
-            v_min=v_min,
-            dtype=dtype,
-            device=device,
-        )
+    tau_t: float | None = 5.0
+    update_type: UpdateType = field(default="exponential", init=False)
+    tau_v: float = 5.0
+
+    def _check(self) -> None:
+        super()._check()
+        self.tau_v = check_positive("tau_v", self.tau_v)
 
     def _integrate(self, current: Tensor, gate: Tensor | None, trace_sum: Tensor | None) -> Tensor:
         return F.fede_voltage_update(

@@ -221,7 +221,7 @@ class MSTDPET(_RewardModulated):
         >>> from snn_rl import Input, LIFNeuron, Linear, SNNNetwork
         >>> from snn_rl.learning import MSTDPET
         >>> net = SNNNetwork()
-        >>> net.add_layer("fc", Linear(1, 1, weight=1.0), Input(1), LIFNeuron(1, tau_v=0.0))
+        >>> net.add_layer("fc", Linear(1, 1, weight=1.0), Input(1), LIFNeuron(1, decay_v=0.0))
         >>> rule = MSTDPET(net.layer_state_dict(), lr=0.1, a_post=0.0, e_trace_decay=0.5)
         >>> _ = net(torch.ones(1, 1))  # pre and post spike together: x = z = 1
         >>> rule.update_state()  # E = 0.5*0 + 1*1*1

@@ -76,7 +76,7 @@ class STDP(PairRule):
         >>> from snn_rl import Input, LIFNeuron, Linear, SNNNetwork
         >>> from snn_rl.learning import STDP
         >>> net = SNNNetwork()
-        >>> net.add_layer("fc", Linear(1, 1, weight=1.0), Input(1), LIFNeuron(1, tau_v=0.0))
+        >>> net.add_layer("fc", Linear(1, 1, weight=1.0), Input(1), LIFNeuron(1, decay_v=0.0))
         >>> rule = STDP(net.layer_state_dict(), a_pre=1.0, a_post=0.5, lr=0.1)
         >>> _ = net(torch.ones(1, 1))  # pre and post spike together: x = y = 1
         >>> rule.step()  # W += 0.1 * (1*1*1 - 0.5*1*1)

@@ -11,7 +11,7 @@ from snn_rl.learning import MSTDPET
 def build(batch: int = 4):
     gen = torch.Generator().manual_seed(0)
     net = SNNNetwork()
-    hidden = LIFNeuron(6, tau_v=0.8)
+    hidden = LIFNeuron(6, decay_v=0.8)
     net.add_layer("a", Linear(5, 6, weight=torch.rand(6, 5, generator=gen)), Input(5), hidden)
     net.add_layer("b", Linear(6, 2, weight=torch.rand(2, 6, generator=gen)), hidden, LIFNeuron(2))
     net.reset_state(batch_size=batch)
@@ -82,7 +82,7 @@ def test_compiled_voltage_scales_match_eager():
     def build_scaled():
         gen = torch.Generator().manual_seed(0)
         net = SNNNetwork()
-        hidden = LIFNeuron(6, alpha_v=0.7, tau_v=4.0, update_type="exponential")
+        hidden = LIFNeuron(6, alpha_v=0.7, tau_v=4.0, tau_t=4.0, update_type="exponential")
         w1, w2 = torch.rand(6, 5, generator=gen), torch.rand(2, 6, generator=gen)
         net.add_layer("a", Linear(5, 6, weight=w1), Input(5), hidden)
         net.add_layer("b", Linear(6, 2, weight=w2), hidden, LIFNeuron(2, alpha_v=1.5))

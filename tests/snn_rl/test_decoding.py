@@ -43,8 +43,8 @@ def test_population_counts_sums_each_population():
 @pytest.mark.parametrize(
     ("counts", "n_actions", "error", "match"),
     [
-        (torch.zeros(4, 7), 2, ValueError, r"counts must have shape \(B, 2 \* neurons_per_action"),
-        (torch.zeros(4, 0), 2, ValueError, r"\(B, 2 \* neurons_per_action\)"),
+        (torch.zeros(4, 7), 2, ValueError, r"counts must have shape \(B, 2 \* pop_size"),
+        (torch.zeros(4, 0), 2, ValueError, r"\(B, 2 \* pop_size\)"),
         (torch.zeros(6), 2, ValueError, r"counts must have shape \(B, n\)"),
         (torch.tensor([[1.0, -1.0]]), 2, ValueError, "non-negative"),
         (torch.tensor([[1.0, float("nan")]]), 2, ValueError, "finite"),
@@ -97,7 +97,7 @@ def test_greedy_tie_break_orders_only_exact_ties():
 
 
 def test_greedy_integer_counts_and_exact_shape_check():
-    dec = GreedyDecoder(2, neurons_per_action=10)
+    dec = GreedyDecoder(2, pop_size=10)
     counts = torch.zeros(4, 20, dtype=torch.long)
     counts[:, 15] = torch.tensor([0, 1, 2, 3])
     assert dec(counts).tolist() == [0, 1, 1, 1]
@@ -121,8 +121,8 @@ def test_tie_break_validation(tie_break, error, match):
 def test_decoder_arguments_validated():
     with pytest.raises(ValueError, match="n_actions must be >= 1"):
         GreedyDecoder(0)
-    with pytest.raises(ValueError, match="neurons_per_action must be >= 1"):
-        GreedyDecoder(2, neurons_per_action=0)
+    with pytest.raises(ValueError, match="pop_size must be >= 1"):
+        GreedyDecoder(2, pop_size=0)
     with pytest.raises(ValueError, match="temperature must be > 0"):
         SoftmaxDecoder(2, temperature=0.0)
     with pytest.raises(ValueError, match=r"epsilon must lie in \[0.0, 1.0\]"):
@@ -256,7 +256,7 @@ def test_population_vector_from_space_and_errors():
         PopulationVectorDecoder.from_space(box, 4)
     dec = PopulationVectorDecoder.from_space(box, 3, low=[-3.0])
     torch.testing.assert_close(dec.preferred_values, torch.tensor([-3.0, -1.0, 1.0]))
-    msg = r"counts must have shape \(B, 3\) for 1 action dimensions with n_per_dim=\(3,\)"
+    msg = r"counts must have shape \(B, 3\) for 1 action dimensions with pop_size=\(3,\)"
     with pytest.raises(ValueError, match=msg):
         dec(torch.zeros(2, 4))
     with pytest.raises(ValueError, match=msg):

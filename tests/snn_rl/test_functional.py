@@ -15,7 +15,7 @@ def test_trace_linear_sequence():
     y = t(0.0)
     out = []
     for z in (1.0, 0.0, 1.0):
-        y = F.trace_update(y, t(z), alpha_t=2.0, tau_t=0.5, update_type="linear")
+        y = F.trace_update(y, t(z), alpha_t=2.0, decay_t=0.5, update_type="linear")
         out.append(y.item())
     assert out == pytest.approx([2.0, 1.0, 2.5])
 
@@ -40,7 +40,7 @@ def test_lif_linear_and_refractory_clamp():
     # v_rest=-1: v <- -1 + gate*((v+1)*0.5 + 2*I)
     v = t(0.0, 0.0)
     out = F.lif_voltage_update(
-        v, t(0.25, 0.25), v_rest=-1.0, alpha_v=2.0, tau_v=0.5, gate=t(1.0, 0.0)
+        v, t(0.25, 0.25), v_rest=-1.0, alpha_v=2.0, decay_v=0.5, gate=t(1.0, 0.0)
     )
     assert out.tolist() == pytest.approx([0.0, -1.0])
 
@@ -77,14 +77,14 @@ def test_spike_uses_greater_equal_and_keeps_dtype():
 def test_threshold_relaxes_to_rest_value():
     th = t(1.0)
     th = F.threshold_update(
-        th, t(1.0), thresh_rest=1.0, alpha_thresh=0.5, tau_thresh=0.5, update_type="linear"
+        th, t(1.0), thresh_rest=1.0, alpha_thresh=0.5, decay_thresh=0.5, update_type="linear"
     )
     assert th.item() == pytest.approx(1.5)
     for _ in range(40):
         th = F.threshold_update(
-            th, t(0.0), thresh_rest=1.0, alpha_thresh=0.5, tau_thresh=0.5, update_type="linear"
+            th, t(0.0), thresh_rest=1.0, alpha_thresh=0.5, decay_thresh=0.5, update_type="linear"
         )
-    assert th.item() == pytest.approx(1.0)  # PySNN relaxed it to 0
+    assert th.item() == pytest.approx(1.0)  # relaxes to its resting value, not to 0
     th = F.threshold_update(
         t(2.0),
         t(0.0),
@@ -120,8 +120,8 @@ def test_voltage_floor():
 def test_functions_do_not_mutate_inputs():
     v, i, y, z = t(0.3), t(1.0), t(0.2), t(1.0)
     before = [x.clone() for x in (v, i, y, z)]
-    F.lif_voltage_update(v, i, v_rest=0.0, alpha_v=1.0, tau_v=0.5, gate=t(1.0))
-    F.trace_update(y, z, alpha_t=1.0, tau_t=0.5)
+    F.lif_voltage_update(v, i, v_rest=0.0, alpha_v=1.0, decay_v=0.5, gate=t(1.0))
+    F.trace_update(y, z, alpha_t=1.0, decay_t=0.5)
     F.reset_voltage(v, z, v_rest=0.0)
     for a, b in zip((v, i, y, z), before, strict=True):
         assert torch.equal(a, b)
@@ -142,3 +142,14 @@ def test_functions_do_not_mutate_inputs():
 def test_unknown_update_type_raises(fn):
     with pytest.raises(ValueError, match="update_type must be one of"):
         fn()
+
+
+def test_each_mode_needs_its_own_parameter():
+    with pytest.raises(ValueError, match="update_type='linear' needs decay_t"):
+        F.trace_update(t(0.0), t(1.0), alpha_t=1.0, tau_t=0.5)
+    with pytest.raises(ValueError, match="update_type='exponential' needs tau_v"):
+        F.lif_voltage_update(
+            t(0.0), t(1.0), v_rest=0.0, alpha_v=1.0, decay_v=0.5, update_type="exponential"
+        )
+    with pytest.raises(ValueError, match="needs decay_thresh"):
+        F.threshold_update(t(1.0), t(0.0), thresh_rest=1.0, alpha_thresh=0.1, tau_thresh=2.0)

@@ -10,7 +10,7 @@ from snn_rl import Conv2d, FedeNeuron, IFNeuron, Input, LIFNeuron, Linear, SNNNe
 
 def two_layer(batch=1, weight=0.6):
     net = SNNNetwork()
-    inp, hid, out = Input(3), LIFNeuron(4, tau_v=0.5), LIFNeuron(2, tau_v=0.5)
+    inp, hid, out = Input(3), LIFNeuron(4, decay_v=0.5), LIFNeuron(2, decay_v=0.5)
     net.add_layer("fc1", Linear(3, 4, weight=weight), inp, hid)
     net.add_layer("fc2", Linear(4, 2, weight=weight), hid, out)
     net.reset_state(batch_size=batch)
@@ -83,7 +83,7 @@ def test_multiple_layers_into_one_population_sum():
 
 def test_fede_neuron_gets_receptive_field_trace_sum():
     net = SNNNetwork()
-    inp = Input(3, tau_t=0.5)
+    inp = Input(3, decay_t=0.5)
     post = FedeNeuron(2, thresh=100.0, alpha_v=1.0, tau_v=1.0, dt=1.0, dtype=torch.float32)
     net.add_layer("fc", Linear(3, 2, weight=2.0), inp, post)
     net.reset_state(1)
@@ -173,7 +173,7 @@ def test_modules_registered_once_and_moved_by_to():
 
 def test_get_and_set_state_round_trip_across_batch_sizes():
     net = SNNNetwork()
-    inp, out = Input(2), LIFNeuron(2, tau_v=0.9)
+    inp, out = Input(2), LIFNeuron(2, decay_v=0.9)
     net.add_layer("fc", Linear(2, 2, weight=0.4, delay=2), inp, out)
     net.reset_state(3)
     g = torch.Generator().manual_seed(0)
@@ -191,3 +191,20 @@ def test_get_and_set_state_round_trip_across_batch_sizes():
     assert torch.equal(rest, again)
     with pytest.raises(KeyError, match="lacks"):
         out.set_state({"v": torch.zeros(3, 2)})
+
+
+def test_layer_roles_are_declared_and_filter_layer_state_dict():
+    net = SNNNetwork()
+    inp, hid, out = Input(3), LIFNeuron(4), LIFNeuron(2)
+    net.add_layer("feat", Linear(3, 4), inp, hid, role="features")
+    net.add_layer("out", Linear(4, 2), hid, out)
+    assert net.roles == {"feat": "features", "out": None}
+    assert list(net.layer_state_dict(role="features")) == ["feat"]
+    assert list(net.layer_state_dict(role="readout")) == []
+    net.set_role("out", "readout")
+    assert list(net.layer_state_dict(role="readout")) == ["out"]
+    assert list(net.layer_state_dict()) == ["feat", "out"]
+    with pytest.raises(ValueError, match="role must be one of"):
+        net.add_layer("x", Linear(2, 2), out, LIFNeuron(2), role="teacher")
+    with pytest.raises(KeyError, match="no layer named 'nope'"):
+        net.set_role("nope", "fixed")

@@ -1,5 +1,6 @@
 """Neuron populations: golden sequences, batch rows, resets, dtypes and validation."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,7 +16,7 @@ def run(neuron, currents, **kw):
 
 
 def test_input_binarises_and_traces():
-    inp = Input(2, alpha_t=1.0, tau_t=0.5, dtype=torch.float64)
+    inp = Input(2, alpha_t=1.0, decay_t=0.5, dtype=torch.float64)
     out = inp(torch.tensor([[2.0, 0.0]], dtype=torch.float64))
     assert out.tolist() == [[1.0, 0.0]]
     assert inp.trace.tolist() == [[1.0, 0.0]]  # PySNN added the raw value 2
@@ -25,7 +26,7 @@ def test_input_binarises_and_traces():
 
 def test_if_neuron_golden_sequence():
     # v += 0.4*I, thresh 1: I=1 -> 0.4, 0.8, 1.2 spike -> reset 0, then 0.4
-    n = IFNeuron(1, thresh=1.0, alpha_v=0.4, tau_t=0.5, dtype=torch.float64)
+    n = IFNeuron(1, thresh=1.0, alpha_v=0.4, decay_t=0.5, dtype=torch.float64)
     spikes, volts = run(n, [1.0, 1.0, 1.0, 1.0])
     assert spikes == [0.0, 0.0, 1.0, 0.0]
     assert volts == pytest.approx([0.4, 0.8, 0.0, 0.4])
@@ -36,7 +37,7 @@ def test_if_neuron_golden_sequence():
 def test_lif_linear_golden_sequence_with_refractory():
     # v <- 0.5*v + 0.6*I; I = 1: 0.6, 0.9, 1.05 spike; refractory 2 steps: held at 0, 0; then 0.6
     n = LIFNeuron(
-        1, thresh=1.0, alpha_v=0.6, tau_v=0.5, duration_refrac=2.0, dt=1.0, dtype=torch.float64
+        1, thresh=1.0, alpha_v=0.6, decay_v=0.5, duration_refrac=2.0, dt=1.0, dtype=torch.float64
     )
     spikes, volts = run(n, [1.0] * 6)
     assert spikes == [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
@@ -45,7 +46,7 @@ def test_lif_linear_golden_sequence_with_refractory():
 
 def test_lif_refractory_in_time_units():
     # duration_refrac = 1.0 with dt = 0.5 is 2 steps
-    n = LIFNeuron(1, thresh=1.0, tau_v=0.5, duration_refrac=1.0, dt=0.5)
+    n = LIFNeuron(1, thresh=1.0, decay_v=0.5, duration_refrac=1.0, dt=0.5)
     assert n.refrac_steps == 2
 
 
@@ -59,16 +60,16 @@ def test_lif_exponential_golden():
 
 
 def test_voltage_floor():
-    n = LIFNeuron(1, tau_v=0.8, v_min=0.0, dtype=torch.float64)
+    n = LIFNeuron(1, decay_v=0.8, v_min=0.0, dtype=torch.float64)
     _, volts = run(n, [-5.0, 0.5])
     assert volts == pytest.approx([0.0, 0.5])
-    m = LIFNeuron(1, tau_v=0.8, dtype=torch.float64)
+    m = LIFNeuron(1, decay_v=0.8, dtype=torch.float64)
     _, volts = run(m, [-5.0, 0.5])
     assert volts == pytest.approx([-5.0, -3.5])
 
 
 def test_adaptive_threshold_jumps_and_relaxes_to_rest():
-    n = AdaptiveLIFNeuron(1, thresh=1.0, tau_v=0.0, alpha_thresh=0.5, tau_thresh=0.5)
+    n = AdaptiveLIFNeuron(1, thresh=1.0, decay_v=0.0, alpha_thresh=0.5, decay_thresh=0.5)
     n(torch.tensor([[1.0]]))
     assert n.spikes.item() == 1.0
     assert n.adaptive_thresh.item() == pytest.approx(1.5)
@@ -95,18 +96,18 @@ def test_fede_neuron_forcing():
 def test_batch_rows_are_independent(cls):
     g = torch.Generator().manual_seed(0)
     currents = torch.rand(12, 4, 3, generator=g) * 1.5
-    batched = cls(3, tau_t=0.7, duration_refrac=1.0)
+    batched = cls(3, decay_t=0.7, duration_refrac=1.0)
     batched.reset_state(batch_size=4)
     out_b = torch.stack([batched(c) for c in currents])
     for row in range(4):
-        single = cls(3, tau_t=0.7, duration_refrac=1.0)
+        single = cls(3, decay_t=0.7, duration_refrac=1.0)
         out_s = torch.stack([single(c[row : row + 1]) for c in currents])
         assert torch.equal(out_s[:, 0], out_b[:, row])
     assert out_b.sum() > 0
 
 
 def test_reset_by_mask_touches_only_masked_rows():
-    n = AdaptiveLIFNeuron(2, tau_v=0.9, alpha_thresh=0.3)
+    n = AdaptiveLIFNeuron(2, decay_v=0.9, alpha_thresh=0.3)
     n.reset_state(batch_size=3)
     for _ in range(3):
         n(torch.full((3, 2), 0.7))
@@ -132,8 +133,8 @@ def test_batch_size_mismatch_raises_with_both_sizes():
 def test_float32_and_float64_agree():
     g = torch.Generator().manual_seed(1)
     currents = torch.rand(30, 2, 5, generator=g, dtype=torch.float64)
-    n64 = LIFNeuron(5, tau_v=0.8, dtype=torch.float64)
-    n32 = LIFNeuron(5, tau_v=0.8, dtype=torch.float32)
+    n64 = LIFNeuron(5, decay_v=0.8, dtype=torch.float64)
+    n32 = LIFNeuron(5, decay_v=0.8, dtype=torch.float32)
     n64.reset_state(2)
     n32.reset_state(2)
     for c in currents:
@@ -160,8 +161,11 @@ def test_multidimensional_shape():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"tau_v": 1.5}, r"tau_v must lie in \[0.0, 1.0\]"),
-        ({"tau_t": -0.1}, r"tau_t must lie in"),
+        ({"decay_v": 1.5}, r"decay_v must lie in \[0.0, 1.0\]"),
+        ({"decay_t": -0.1}, r"decay_t must lie in"),
+        ({"tau_v": 0.5}, "tau_v is a time constant, used with update_type='exponential'"),
+        ({"update_type": "exponential"}, "needs tau_t"),
+        ({"update_type": "exponential", "tau_t": 2.0, "decay_v": 0.5}, "decay_v is a factor"),
         ({"dt": 0.0}, r"dt must be > 0"),
         ({"thresh": 0.0, "v_rest": 0.0}, "must be greater than v_rest"),
         ({"duration_refrac": 1.5}, "whole multiple of dt"),
@@ -187,7 +191,7 @@ def test_bad_reset_arguments():
     n = LIFNeuron(2)
     with pytest.raises(ValueError, match="not both"):
         n.reset_state(batch_size=2, mask=torch.tensor([True]))
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
         n.reset_state(batch_size=0)
     with pytest.raises(ValueError, match=r"mask must have shape \(1,\)"):
         n.reset_state(mask=torch.tensor([True, False]))
@@ -197,5 +201,31 @@ def test_bad_reset_arguments():
 
 def test_exponential_decay_must_be_positive_time_constant():
     with pytest.raises(ValueError, match="tau_v must be > 0"):
-        LIFNeuron(1, tau_v=0.0, update_type="exponential")
-    assert LIFNeuron(1, tau_v=20.0, update_type="exponential").tau_v == 20.0
+        LIFNeuron(1, tau_v=0.0, tau_t=1.0, update_type="exponential")
+    n = LIFNeuron(1, tau_v=20.0, tau_t=1.0, update_type="exponential")
+    assert (n.tau_v, n.decay_v, n.tau_t, n.decay_t) == (20.0, None, 1.0, None)
+
+
+def test_constructor_is_generated_from_the_declared_parameters():
+    import inspect
+
+    params = inspect.signature(AdaptiveLIFNeuron).parameters
+    assert list(params)[0] == "shape"
+    assert params["shape"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(params.values())[1:])
+    assert {"decay_v", "tau_v", "decay_thresh", "tau_thresh", "alpha_t"} <= set(params)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'tau'"):
+        LIFNeuron(2, tau=0.5)
+    with pytest.raises(TypeError, match="positional"):
+        LIFNeuron(2, 1.0)
+    assert "update_type" not in inspect.signature(FedeNeuron).parameters  # always exponential
+    assert "decay_v=0.8" in repr(LIFNeuron(2)) and "tau_v" not in repr(LIFNeuron(2))
+
+
+def test_reset_mask_takes_bools_or_zero_one_integers():
+    n = LIFNeuron(2)
+    n.reset_state(batch_size=3)
+    n.reset_state(mask=np.array([1, 0, 1]))
+    n.reset_state(mask=[True, False, False])
+    with pytest.raises(ValueError, match="bools or 0/1 integers"):
+        n.reset_state(mask=torch.tensor([2, 0, 0]))

@@ -14,7 +14,7 @@ from snn_rl.learning import MSTDPET, STDP, FedeSTDP, LearningRule
 def two_layer_net(seed=0, batch_size=2, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)
     net = SNNNetwork()
-    inp, hid, out = Input(4), LIFNeuron(3, tau_v=0.5), LIFNeuron(2, tau_v=0.5)
+    inp, hid, out = Input(4), LIFNeuron(3, decay_v=0.5), LIFNeuron(2, decay_v=0.5)
     net.add_layer("fc1", Linear(4, 3, generator=g), inp, hid)
     net.add_layer("fc2", Linear(3, 2, generator=g), hid, out)
     net.to(dtype)

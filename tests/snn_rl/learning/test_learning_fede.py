@@ -20,14 +20,14 @@ def f(w, p, q, w_init=0.5, a=0.2):
 
 
 def linear_net(weight=W0, batch_size=2):
-    # LIFNeuron(tau_v=0): v = I, a spike iff I >= 1 (weights here never reach 1 alone)
+    # LIFNeuron(decay_v=0): v = I, a spike iff I >= 1 (weights here never reach 1 alone)
     net = SNNNetwork()
     w = torch.tensor(weight, dtype=torch.float64)
     net.add_layer(
         "fc",
         Linear(w.shape[1], w.shape[0], weight=w),
-        Input(w.shape[1], tau_t=0.5),
-        LIFNeuron(w.shape[0], tau_v=0.0),
+        Input(w.shape[1], decay_t=0.5),
+        LIFNeuron(w.shape[0], decay_v=0.0),
     )
     net.to(torch.float64)
     net.reset_state(batch_size=batch_size)
@@ -131,8 +131,8 @@ def conv_net(out_channels=1, weight=0.1):
     # Conv2d(1 -> C, 2x2) on a 2x3 image: K = 4, L = 2 positions (patch l covers columns l, l+1)
     net = SNNNetwork()
     conn = Conv2d(1, out_channels, 2, input_size=(2, 3), weight=weight)
-    post = LIFNeuron((out_channels, 1, 2), tau_v=0.0)
-    net.add_layer("conv", conn, Input((1, 2, 3), tau_t=0.5), post)
+    post = LIFNeuron((out_channels, 1, 2), decay_v=0.0)
+    net.add_layer("conv", conn, Input((1, 2, 3), decay_t=0.5), post)
     net.to(torch.float64)
     net.reset_state(batch_size=1)
     return net
@@ -190,7 +190,7 @@ def test_conv2d_channels_seeing_the_same_input_get_the_same_update(mode):
     g = torch.Generator().manual_seed(0)
     net = SNNNetwork()
     conn = Conv2d(2, 2, 2, input_size=(4, 4), padding=1, weight=0.3)
-    net.add_layer("conv", conn, Input((2, 4, 4)), LIFNeuron(conn.post_shape, tau_v=0.0))
+    net.add_layer("conv", conn, Input((2, 4, 4)), LIFNeuron(conn.post_shape, decay_v=0.0))
     net.to(torch.float64)
     net.reset_state(batch_size=3)
     rule = FedeSTDP(net.layer_state_dict(), lr=0.05, w_init=0.3, a=0.1, mode=mode)
@@ -227,7 +227,7 @@ def test_post_spike_mode_keeps_neurons_selective_every_step_erases_it(mode):
     rates[0::2, :8] = rates[1::2, 8:] = 0.3
     g = torch.Generator().manual_seed(0)
     net = SNNNetwork()
-    net.add_layer("fc", Linear(16, 2, weight=w0), Input(16), LIFNeuron(2, tau_v=0.8, thresh=2.0))
+    net.add_layer("fc", Linear(16, 2, weight=w0), Input(16), LIFNeuron(2, decay_v=0.8, thresh=2.0))
     net.reset_state(batch_size=8)
     rule = FedeSTDP(net.layer_state_dict(), lr=0.01, w_init=0.5, a=0.0, mode=mode)
     for _ in range(300):

@@ -1,6 +1,6 @@
 """MSTDPET and MSTDP: hand-computed sequences (Linear and Conv2d, batch 2), signs, decay.
 
-The hand-computed networks use ``LIFNeuron(tau_v=0)`` (``v = I`` each step, spike iff
+The hand-computed networks use ``LIFNeuron(decay_v=0)`` (``v = I`` each step, spike iff
 ``I >= 1``) and traces ``x <- 0.5*x + s``, so every spike, trace and eligibility value can be
 worked out on paper; the comments show the arithmetic.
 """
@@ -42,8 +42,8 @@ def linear_net(weight=W0, batch_size=2, delay=0, dtype=torch.float32):
     net.add_layer(
         "fc",
         Linear(n_in, n_out, weight=w, delay=delay),
-        Input(n_in, tau_t=0.5),
-        LIFNeuron(n_out, tau_v=0.0, tau_t=0.5),
+        Input(n_in, decay_t=0.5),
+        LIFNeuron(n_out, decay_v=0.0, decay_t=0.5),
     )
     net.to(dtype)
     net.reset_state(batch_size=batch_size)
@@ -113,7 +113,7 @@ def conv_net(batch_size=2):
     w = torch.tensor([[[[1.5, 0.1], [0.1, 0.1]]]])
     conn = Conv2d(1, 1, 2, input_size=(2, 3), weight=w)
     net.add_layer(
-        "conv", conn, Input((1, 2, 3), tau_t=0.5), LIFNeuron((1, 1, 2), tau_v=0.0, tau_t=0.5)
+        "conv", conn, Input((1, 2, 3), decay_t=0.5), LIFNeuron((1, 1, 2), decay_v=0.0, decay_t=0.5)
     )
     net.reset_state(batch_size=batch_size)
     return net
@@ -206,8 +206,8 @@ def test_tau_e_sets_the_decay_from_the_postsynaptic_dt():
     net.add_layer(
         "fc",
         Linear(1, 1, weight=0.5),
-        Input(1, tau_t=0.5, dt=0.5),
-        LIFNeuron(1, tau_v=0.0, tau_t=0.5, dt=0.5),
+        Input(1, decay_t=0.5, dt=0.5),
+        LIFNeuron(1, decay_v=0.0, decay_t=0.5, dt=0.5),
     )
     rule = MSTDPET(net.layer_state_dict(), lr=0.1, tau_e=2.0)
     drive(net, rule, pre=[1.0, 0.0], post=[0.0, 1.0])

@@ -14,7 +14,7 @@ from snn_rl.learning import MSTDP, MSTDPET, LearningRule
 def mlp(batch_size, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     net = SNNNetwork()
-    inp, hid, out = Input(6), LIFNeuron(5, tau_v=0.6), LIFNeuron(3, tau_v=0.6)
+    inp, hid, out = Input(6), LIFNeuron(5, decay_v=0.6), LIFNeuron(3, decay_v=0.6)
     net.add_layer("fc1", Linear(6, 5, generator=g), inp, hid)
     net.add_layer("fc2", Linear(5, 3, delay=1, generator=g), hid, out)
     net.to(dtype)
@@ -28,7 +28,7 @@ def convnet(batch_size, seed=0, delay=0, dtype=torch.float64):
     conn = Conv2d(2, 3, 2, input_size=(4, 4), padding=1, stride=(1, 2), delay=delay, generator=g)
     with torch.no_grad():
         conn.reset_weights("uniform", 0.0, 0.6, generator=g)
-    net.add_layer("conv", conn, Input((2, 4, 4)), LIFNeuron(conn.post_shape, tau_v=0.6))
+    net.add_layer("conv", conn, Input((2, 4, 4)), LIFNeuron(conn.post_shape, decay_v=0.6))
     net.to(dtype)
     net.reset_state(batch_size=batch_size)
     return net

@@ -8,14 +8,14 @@ from snn_rl.learning import STDP
 
 
 def net_2x2(weight, batch_size):
-    # LIFNeuron(tau_v=0): v = I every step, a spike iff I >= 1; traces x <- 0.5*x + s
+    # LIFNeuron(decay_v=0): v = I every step, a spike iff I >= 1; traces x <- 0.5*x + s
     net = SNNNetwork()
     w = torch.tensor(weight)
     net.add_layer(
         "fc",
         Linear(w.shape[1], w.shape[0], weight=w),
-        Input(w.shape[1], tau_t=0.5),
-        LIFNeuron(w.shape[0], tau_v=0.0, tau_t=0.5),
+        Input(w.shape[1], decay_t=0.5),
+        LIFNeuron(w.shape[0], decay_v=0.0, decay_t=0.5),
     )
     net.reset_state(batch_size=batch_size)
     return net
