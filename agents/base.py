@@ -1,15 +1,26 @@
-"""SpikingAgent: the Stable-Baselines3-like shell shared by spiking agents.
+"""SpikingAgent: the Stable-Baselines3-like algorithm shared by spiking agents.
 
-It owns the environment (always vectorised; envs are the batch dimension), the training
-loop with callbacks and logging, ``predict`` (SB3's policy protocol, so
-``stable_baselines3.common.evaluation.evaluate_policy`` scores our agents like SB3's), and
-atomic, code-free checkpoints. A subclass builds its policy and learning machinery in
-``_setup`` and implements one vector step of training in ``_train_step``.
+An agent is made of parts, built once from its typed configuration by the subclass's
+:meth:`SpikingAgent._build`, and this class runs them in one straight line per env step
+(``docs/agents.md``)::
+
+    phi     = policy.encode(obs)                          (carried over from the last step)
+    decision window: policy.sim_step(phi), learners.after_sim_step()   x decision_steps
+    action  = policy.explore(counts, exploration rate)
+    efference window: policy.sim_step(phi, drive), learners.after_sim_step()  x feedback_steps
+    tr      = driver.step(action)                         (one Transition)
+    reward  = reward_function(tr)
+    signal  = critic(reward, phi, phi(tr.next_obs), tr)   (the modulator)
+    learners.after_env_step(signal, progress)
+    resets of ended rows; step counting; callbacks read the step
+
+No part calls back into another. The env is always vectorised (envs are the batch);
+``predict`` follows SB3's policy protocol; checkpoints are code-free and versioned.
 
 Every ``learn`` call starts fresh episodes: the envs are reset with seeds drawn from the
-agent's seeded generator and the network, eligibility and reward-signal episode state are
-cleared. Together with the checkpointed RNG states this makes a training run resumed from
-a checkpoint identical to one that kept going in the same process.
+agent's seeded generator and the network, eligibility and critic traces are cleared.
+Together with the checkpointed RNG states this makes a training run resumed from a
+checkpoint identical to one that kept going in the same process.
 """
 
 from __future__ import annotations
@@ -17,28 +28,50 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector import VectorEnv
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.utils import configure_logger
+from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 from torch import Tensor
 
-from snn_rl import __version__
+from snn_rl import SNNNetwork, __version__
+from snn_rl._validation import check_bool, check_int, check_mask
 from snn_rl.agents._io import atomic_write
-from snn_rl.agents.callbacks import MaybeCallback, make_callback
-from snn_rl.agents.env_util import VecEnvDriver, make_vec_env, resolve_device
+from snn_rl.agents.callbacks import MaybeCallback, make_callback, reads_step_locals
+from snn_rl.agents.config import AgentConfig, ConfigError
+from snn_rl.agents.critics import Critic
+from snn_rl.agents.diagnostics import Diagnostics
+from snn_rl.agents.env_util import as_vector_env, resolve_device
+from snn_rl.agents.learners import Learner
 from snn_rl.agents.policy import SpikingPolicy
+from snn_rl.agents.registry import AGENTS, agent_class, tuned_settings
 from snn_rl.agents.spaces import check_spaces, space_from_dict, space_to_dict, spaces_match
+from snn_rl.envs.driver import VecEnvDriver
+from snn_rl.envs.rewards import FunctionReward, RewardFunction, make_reward_function
+from snn_rl.envs.transition import Transition
 
-__all__ = ["SpikingAgent"]
+__all__ = ["AgentParts", "SpikingAgent"]
 
 CHECKPOINT_FORMAT = "snn-rl-agent"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+RewardSpec = str | RewardFunction | Callable[[Transition], Any]
+
+
+@dataclass
+class AgentParts:
+    """What :meth:`SpikingAgent._build` returns: the parts the loop runs."""
+
+    policy: SpikingPolicy
+    critic: Critic
+    learners: list[Learner]
 
 
 class _EpisodeStats:
@@ -55,6 +88,7 @@ class _EpisodeStats:
         self.buf_len = torch.zeros(size + 1, dtype=torch.long, device=device)
         self.ptr = torch.zeros((), dtype=torch.long, device=device)
         self.count = torch.zeros((), dtype=torch.long, device=device)
+        self.episodes = torch.zeros((), dtype=torch.long, device=device)
 
     def update(self, reward: Tensor, active: Tensor, done: Tensor) -> None:
         self.ret += reward.double() * active
@@ -64,6 +98,7 @@ class _EpisodeStats:
         self.buf_ret.scatter_(0, slot, self.ret)
         self.buf_len.scatter_(0, slot, self.len)
         n = ended.sum()
+        self.episodes += n
         self.ptr = (self.ptr + n) % self.size
         self.count = torch.clamp(self.count + n, max=self.size)
         self.ret = self.ret.masked_fill(ended, 0.0)
@@ -77,26 +112,41 @@ class _EpisodeStats:
 
 
 class SpikingAgent(ABC):
-    """Base of spiking agents: env handling, ``learn``, ``predict``, ``save``/``load``.
+    """Base of spiking agents: config, env handling, ``learn``, ``predict``, ``save``/``load``.
 
     Args:
-        env: a Gymnasium env id, an env instance (vectorised internally as one env), or a
-            Gymnasium ``VectorEnv`` (its envs are the batch), or None (set one later with
-            :meth:`set_env`; only for loading).
-        n_envs: number of envs built from an env id.
+        env: a Gymnasium env id, a ``gymnasium.Env`` (vectorised as one env), a Gymnasium
+            ``VectorEnv`` or a Stable-Baselines3 ``VecEnv`` (their envs are the batch), or
+            None (only with ``observation_space`` and ``action_space``, e.g. for loading).
+        config: the agent's configuration (``config_class``), used as it is; or a mapping
+            of its fields over the generic defaults. None: the generic defaults with the
+            tuned entry for the env id (the agent's hyperparameter YAML) applied.
+        overrides: configuration changes applied last: nested mappings and/or dotted keys,
+            e.g. ``{"rule.lr": 0.02, "critic": {"gamma": 0.99}}``.
+        n_envs: shorthand for the override ``{"n_envs": n}``.
+        network: a user-built :class:`~snn_rl.SNNNetwork` replacing the default one (every
+            layer must declare its role: ``"readout"``, ``"features"`` or ``"fixed"``).
+        reward: the reward function the critic learns from: a registry name ("env",
+            "terminal"), a :class:`~snn_rl.envs.rewards.RewardFunction`, or a callable
+            ``f(transition) -> (B,)``; shorthand for the override ``{"reward": ...}``.
         device: "auto" (CUDA when available), "cpu", "cuda", ...
         seed: seeds network initialisation, exploration and env resets.
         verbose: 0 silent, 1 training logs on stdout.
         tensorboard_log: folder for TensorBoard logs (needs the tensorboard package).
     """
 
-    algo_name: ClassVar[str]
+    algo_name: ClassVar[str] = ""  # the registry name, set by register_agent
+    config_class: ClassVar[type[AgentConfig]] = AgentConfig
 
     def __init__(
         self,
-        env: str | gym.Env | VectorEnv | None,
+        env: str | gym.Env | VectorEnv | VecEnv | None,
         *,
-        n_envs: int = 1,
+        config: AgentConfig | Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        n_envs: int | None = None,
+        network: SNNNetwork | None = None,
+        reward: RewardSpec | None = None,
         device: str | torch.device = "auto",
         seed: int | None = None,
         verbose: int = 0,
@@ -105,49 +155,90 @@ class SpikingAgent(ABC):
         action_space: gym.spaces.Space | None = None,
     ) -> None:
         self.device = resolve_device(device)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        seed = None if seed is None else check_int("seed", seed, minimum=0)
         self.seed = int(np.random.SeedSequence().entropy % (2**31)) if seed is None else seed
-        self.verbose = verbose
+        self.verbose = check_int("verbose", verbose, minimum=0)
         self.tensorboard_log = tensorboard_log
-        self.env_id: str | None = env if isinstance(env, str) else None
-        self.env: VectorEnv | None = None
-        self.n_envs = n_envs
+        self.env_id = env if isinstance(env, str) else _spec_id(env)
+        self.config = self._resolve_config(config, overrides, n_envs, reward)
+        self.env: Any = None
+        self.n_envs = self.config.n_envs
+        vec = None
         if env is not None:
-            vec = self._make_vec(env, n_envs)
+            vec = as_vector_env(env, self.n_envs, self.device)
             observation_space, action_space = vec.single_observation_space, vec.single_action_space
             self.env_id = self.env_id or _spec_id(vec)
+            self.n_envs = vec.num_envs
         if observation_space is None or action_space is None:
             raise ValueError("env is None, so observation_space and action_space are required")
         check_spaces(observation_space, action_space)
-        self.observation_space = observation_space
-        self.action_space = action_space
+        self.observation_space, self.action_space = observation_space, action_space
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
         self._seed_generator = torch.Generator().manual_seed(self.seed + 1)
         self.num_timesteps = 0
-        self._episode_num = 0
+        self._episodes = 0
         self._logger: Logger | None = None
         self._custom_logger = False
         self._driver: VecEnvDriver | None = None
-        if env is not None:
-            self.set_env(vec)
+        self._custom_network = network is not None
+        if network is not None and not isinstance(network, SNNNetwork):
+            raise TypeError(f"network must be an SNNNetwork, got {type(network).__name__}")
+        parts = self._build(network)
+        self.policy, self.critic, self.learners = parts.policy, parts.critic, parts.learners
+        self.reward_function: RewardFunction = self.config.reward
+        self.policy.network.reset_state(batch_size=self.n_envs)
+        for learner in self.learners:
+            learner.reset()
+        trained = [
+            n for learner in self.learners if learner.role == "readout" for n in learner.layer_names
+        ]
+        self._diagnostics = Diagnostics(self.policy.network.layer_state_dict(), trained)
+        self._exploration_rate = self.policy.exploration.rate(0.0)
+        self._phi: Tensor | None = None
+        self._stats: _EpisodeStats | None = None
+        self._log_start = (time.perf_counter(), 0)
+        if vec is not None:
+            self._attach(env, vec)
 
-    # ------------------------------------------------------------------------ env
-    def _make_vec(self, env: str | gym.Env | VectorEnv, n_envs: int) -> VectorEnv:
-        if isinstance(env, VectorEnv):
-            return env
-        if isinstance(env, str):
-            return make_vec_env(env, n_envs, device=self.device)
-        if isinstance(env, gym.Env):
-            return gym.vector.SyncVectorEnv([lambda: env])
-        raise TypeError(
-            "env must be a Gymnasium env id, a gymnasium.Env or a gymnasium.vector.VectorEnv, "
-            f"got {type(env).__name__}"
-        )
+    # ---------------------------------------------------------------------- config
+    def _resolve_config(
+        self,
+        config: AgentConfig | Mapping[str, Any] | None,
+        overrides: Mapping[str, Any] | None,
+        n_envs: int | None,
+        reward: RewardSpec | None,
+    ) -> AgentConfig:
+        cls = self.config_class
+        if isinstance(config, cls):
+            resolved = config
+        elif isinstance(config, Mapping):
+            resolved = cls().merged(config, source="config")
+        elif config is None:
+            tuned, _, source = tuned_settings(self.algo_name, self.env_id)
+            resolved = cls().merged(tuned, source=source)
+        else:
+            raise TypeError(f"config must be a {cls.__name__} or a mapping, got {config!r}")
+        extra: dict[str, Any] = {}
+        if n_envs is not None:
+            extra["n_envs"] = n_envs
+        if reward is not None:
+            if not isinstance(reward, str | RewardFunction) and not callable(reward):
+                raise TypeError(
+                    "reward must be a reward-function name, a RewardFunction or a callable "
+                    f"f(transition) -> (B,), got {type(reward).__name__}"
+                )
+            extra["reward"] = make_reward_function(reward) if callable(reward) else reward
+        resolved = resolved.merged(overrides, source="overrides").merged(extra)
+        if not isinstance(resolved, cls):
+            raise ConfigError("", f"config must be a {cls.__name__}")
+        return resolved
 
-    def set_env(self, env: str | gym.Env | VectorEnv) -> None:
-        """Use another env with the same observation and action spaces."""
-        vec = self._make_vec(env, self.n_envs)
+    @abstractmethod
+    def _build(self, network: SNNNetwork | None) -> AgentParts:
+        """Build the policy, critic and learners from ``self.config`` and the spaces."""
+
+    # ------------------------------------------------------------------------- env
+    def _attach(self, env: Any, vec: VectorEnv) -> None:
         for name, ours, theirs in (
             ("observation", self.observation_space, vec.single_observation_space),
             ("action", self.action_space, vec.single_action_space),
@@ -157,16 +248,21 @@ class SpikingAgent(ABC):
                     f"the env's {name} space {theirs} differs from the agent's {ours}; "
                     "an agent only runs on envs with the spaces it was built for"
                 )
-        self.env = vec
+        self.env = env if isinstance(env, VectorEnv | VecEnv) else vec
         self.n_envs = vec.num_envs
         self._driver = VecEnvDriver(vec, self.device, obs_space=self.observation_space)
 
-    def get_env(self) -> VectorEnv | None:
+    def set_env(self, env: str | gym.Env | VectorEnv | VecEnv) -> None:
+        """Use another env with the same observation and action spaces."""
+        self._attach(env, as_vector_env(env, self.config.n_envs, self.device))
+
+    def get_env(self) -> Any:
+        """The training env: the vector env built from an id, or the env as given."""
         return self.env
 
-    def get_vec_normalize_env(self) -> None:
-        """SB3 callbacks ask for this; spiking agents never normalise observations."""
-        return None
+    def get_vec_normalize_env(self) -> Any:
+        """The SB3 ``VecNormalize`` wrapper of an SB3 training env, else None."""
+        return unwrap_vec_normalize(self.env) if isinstance(self.env, VecEnv) else None
 
     # --------------------------------------------------------------------- logging
     @property
@@ -180,22 +276,11 @@ class SpikingAgent(ABC):
         self._logger = logger
         self._custom_logger = True
 
-    # -------------------------------------------------------------------- subclass
-    @abstractmethod
-    def _start_episodes(self) -> None:
-        """Clear per-episode learning state before the first step of a ``learn`` call."""
-
-    @abstractmethod
-    def _train_step(self, obs: Tensor, progress: float) -> tuple[Tensor, Any]:
-        """One vector step of acting and learning; returns the next obs and the Transition."""
-
-    @abstractmethod
-    def _record_diagnostics(self) -> None:
-        """Write the agent's plasticity statistics to the logger."""
-
     @property
-    @abstractmethod
-    def policy(self) -> SpikingPolicy: ...
+    def _episode_num(self) -> int:
+        """Episodes finished in training so far (SB3's name; a host sync during ``learn``)."""
+        running = 0 if self._stats is None else int(self._stats.episodes)
+        return self._episodes + running
 
     # ----------------------------------------------------------------------- learn
     def learn(
@@ -212,24 +297,23 @@ class SpikingAgent(ABC):
         Args:
             total_timesteps: env steps to train for (>= 0).
             callback: an SB3 callback, a list of them, or ``f(locals, globals) -> bool``;
-                called after every vector step; returning False stops training.
+                called after every vector step with SB3's step locals (``new_obs``,
+                ``rewards``, ``dones``, ``infos``, ``actions``) and ``transition``;
+                returning False stops training.
             log_interval: env steps between two logger dumps.
             tb_log_name: TensorBoard run name (default: the algorithm name).
             reset_num_timesteps: start counting from 0 (else continue the count).
             progress_bar: show a tqdm progress bar.
         """
-        if isinstance(total_timesteps, bool) or not isinstance(total_timesteps, int | np.integer):
-            raise TypeError(f"total_timesteps must be an int, got {type(total_timesteps).__name__}")
-        if total_timesteps < 0:
-            raise ValueError(f"total_timesteps must be >= 0, got {total_timesteps}")
-        if isinstance(log_interval, bool) or not isinstance(log_interval, int) or log_interval < 1:
-            raise ValueError(f"log_interval must be a positive int, got {log_interval!r}")
-        if self.env is None or self._driver is None:
+        total_timesteps = check_int("total_timesteps", total_timesteps, minimum=0)
+        log_interval = check_int("log_interval", log_interval, minimum=1)
+        reset_num_timesteps = check_bool("reset_num_timesteps", reset_num_timesteps)
+        if self._driver is None:
             raise RuntimeError("this agent has no env; call set_env(env) before learn()")
         if reset_num_timesteps:
             self.num_timesteps = 0
-            self._episode_num = 0
-        target = int(total_timesteps) + self.num_timesteps
+            self._episodes = 0
+        target = total_timesteps + self.num_timesteps
         if not self._custom_logger:
             self._logger = configure_logger(
                 self.verbose,
@@ -239,43 +323,117 @@ class SpikingAgent(ABC):
             )
         callback = make_callback(callback, progress_bar)
         callback.init_callback(self)
-        obs = self._reset_envs()
         self._start_episodes()
-        stats = _EpisodeStats(self.n_envs, self.device)
-        start_time, start_steps = time.perf_counter(), self.num_timesteps
+        self._stats = _EpisodeStats(self.n_envs, self.device)
+        self._log_start = (time.perf_counter(), self.num_timesteps)
         next_log = self.num_timesteps + log_interval
-        total_timesteps = target  # what ProgressBar and SB3 callbacks read from locals
-        callback.on_training_start(locals(), globals())
+        step_locals = reads_step_locals(callback)
+        callback.on_training_start(
+            {
+                "self": self,
+                "total_timesteps": target,
+                "callback": callback,
+                "log_interval": log_interval,
+                "tb_log_name": tb_log_name or self.algo_name,
+            },
+            globals(),
+        )
         callback.on_rollout_start()
+        start_steps = self.num_timesteps
         while self.num_timesteps < target:
             progress = (self.num_timesteps - start_steps) / max(target - start_steps, 1)
-            obs, tr = self._train_step(obs, progress)
-            stats.update(tr.reward, tr.active, tr.done)
-            callback.update_locals(locals())
+            tr, signal = self._train_step(progress)
+            self._stats.update(tr.reward, tr.active, tr.done)
+            if step_locals:
+                callback.update_locals(self._step_locals(tr, signal))
             if not callback.on_step():
                 break
             if self.num_timesteps >= next_log:
-                self._dump_logs(stats, start_time, start_steps)
+                self.dump_logs()
                 next_log = self.num_timesteps + log_interval
         if next_log - self.num_timesteps != log_interval:  # steps since the last dump
-            self._dump_logs(stats, start_time, start_steps)
+            self.dump_logs()
         callback.on_rollout_end()
         callback.on_training_end()
+        self._episodes, self._stats = self._episode_num, None
         return self
 
-    def _reset_envs(self) -> Tensor:
+    def _start_episodes(self) -> None:
+        """Fresh episodes: envs reset with seeds from the agent's generator, every
+        per-episode state (network, eligibility, critic traces) cleared."""
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self._seed_generator))
-        return self._driver.reset(seed=seed)
+        obs = self._driver.reset(seed=seed)
+        self.policy.network.reset_state(batch_size=self.n_envs)
+        for learner in self.learners:
+            learner.reset()
+        self.critic.reset()
+        with torch.no_grad():
+            self._phi = self.policy.encode(obs)
 
-    def _count_steps(self, tr: Any) -> None:
-        if self._driver.mode == AutoresetMode.NEXT_STEP:
-            self.num_timesteps += int(tr.active.sum())
-            self._episode_num += int((tr.done & tr.active).sum())
-        else:
-            self.num_timesteps += self.n_envs
-            self._episode_num += int(tr.done.sum())
+    def _window(self, phi: Tensor, steps: int, drive: Tensor | None, sample: bool) -> Tensor:
+        policy, counts = self.policy, torch.zeros_like(self.policy.output.spikes)
+        for _ in range(steps):
+            counts += policy.sim_step(phi, drive)
+            for learner in self.learners:
+                learner.after_sim_step()
+            if sample:
+                self._diagnostics.after_sim_step()
+        return counts
 
-    def _dump_logs(self, stats: _EpisodeStats, start_time: float, start_steps: int) -> None:
+    def _train_step(self, progress: float) -> tuple[Transition, Tensor]:
+        """One vector step of acting and learning (the order of the module docstring)."""
+        policy, diag = self.policy, self._diagnostics
+        self._exploration_rate = rate = policy.exploration.rate(progress)
+        sample = diag.sampling()
+        with torch.no_grad():
+            phi = self._phi
+            counts = self._window(phi, policy.decision_steps, None, sample)
+            action = policy.explore(counts, rate)
+            if policy.feedback_steps:
+                self._window(phi, policy.feedback_steps, policy.efference_drive(action), sample)
+            tr = self._driver.step(action)
+            phi_new = policy.encode(tr.new_obs)
+            if tr.next_obs is tr.new_obs:
+                phi_next = phi_new
+            else:
+                phi_next = policy.encode(tr.next_obs) if self.critic.needs_features else None
+            signal = self.critic(self.reward_function(tr), phi, phi_next, tr)
+            before = diag.snapshot() if sample else None
+            for learner in self.learners:
+                learner.after_env_step(signal, progress)
+            if before is not None:
+                diag.weight_change(before)
+            reset = (tr.done & tr.active) | ~tr.active
+            # on a GPU, masked resets every step cost less than a host sync to skip them
+            if self.device.type != "cpu" or bool(reset.any()):
+                policy.network.reset_state(mask=reset)
+                for learner in self.learners:
+                    learner.reset(mask=reset)
+                self.critic.reset(mask=reset)
+            self._phi = phi_new
+        self.num_timesteps += self._driver.count_real(tr)
+        diag.after_env_step(signal, tr.active)
+        return tr, signal
+
+    def _step_locals(self, tr: Transition, signal: Tensor) -> dict[str, Any]:
+        """What SB3 callbacks read from ``self.locals`` after a step (numpy, per env)."""
+        return {
+            "self": self,
+            "env": self.env,
+            "new_obs": tr.new_obs.cpu().numpy(),
+            "actions": tr.action.cpu().numpy(),
+            "rewards": tr.reward.cpu().numpy(),
+            "dones": (tr.done & tr.active).cpu().numpy(),
+            "infos": tr.infos,
+            "transition": tr,
+            "modulator": signal,
+        }
+
+    def dump_logs(self) -> None:
+        """Record the training statistics of the current ``learn`` call and write them out
+        (SB3's name; ``LogEveryNTimesteps`` calls it)."""
+        stats = self._stats or _EpisodeStats(self.n_envs, self.device)
+        start_time, start_steps = self._log_start
         means = stats.means()
         if means is not None:
             self.logger.record("rollout/ep_rew_mean", means[0])
@@ -285,7 +443,12 @@ class SpikingAgent(ABC):
         self.logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
         self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
-        self._record_diagnostics()
+        self.logger.record("rollout/exploration_rate", self._exploration_rate)
+        eligibility: dict[str, Tensor] = {}
+        for learner in self.learners:
+            learner.record(self.logger)
+            eligibility.update(learner.eligibility())
+        self._diagnostics.record(self.logger, eligibility)
         self.logger.dump(step=self.num_timesteps)
 
     # --------------------------------------------------------------------- predict
@@ -299,45 +462,45 @@ class SpikingAgent(ABC):
         """SB3's policy protocol: actions for a batch (or a single) observation.
 
         The spiking network's state is the recurrent ``state``: pass back what the previous
-        call returned, with ``episode_start`` marking rows whose episode just began (their
-        state is reset). ``state=None`` starts from rest. Training state is left untouched.
-        ``deterministic=True`` acts greedily; otherwise the agent's exploration applies.
+        call returned, with ``episode_start`` ``(B,)`` marking rows whose episode just began
+        (their state is reset). ``state=None`` starts from rest. Training state is left
+        untouched. ``deterministic=True`` acts greedily; otherwise the agent's exploration
+        applies (at its current rate).
 
         Returns:
             (actions, state); actions are numpy for numpy input and tensors for tensors.
         """
         as_numpy = not isinstance(observation, Tensor)
         obs, single = self._prepare_obs(observation)
-        policy = self.policy
-        training_state = policy.network.get_state()
+        starts = None
+        if episode_start is not None:
+            starts = check_mask(
+                episode_start, obs.shape[0], name="episode_start", device=self.device
+            )
+        network = self.policy.network
+        training_state = network.get_state()
         try:
             with torch.no_grad():
                 if state is None:
-                    policy.network.reset_state(batch_size=obs.shape[0])
+                    network.reset_state(batch_size=obs.shape[0])
                 else:
-                    policy.network.set_state(state)
-                if episode_start is not None:
-                    starts = torch.as_tensor(np.asarray(episode_start), dtype=torch.bool)
-                    starts = starts.reshape(-1).to(self.device)
-                    if starts.shape[0] == obs.shape[0] and bool(starts.any()):
-                        policy.network.reset_state(mask=starts)
-                counts = policy.greedy_counts(policy.encode(obs))
-                action = policy.greedy_action(counts)
-                if not deterministic:
-                    action = self._explore(counts, action, self._current_exploration())
-                new_state = policy.network.get_state()
+                    network.set_state(state)
+                if starts is not None and bool(starts.any()):
+                    network.reset_state(mask=starts)
+                phi = self.policy.encode(obs)
+                action = self.policy.act(
+                    phi, deterministic=deterministic, rate=self._exploration_rate
+                )
+                new_state = network.get_state()
         finally:
-            policy.network.set_state(training_state)
+            network.set_state(training_state)
         if single:
             action = action[0]
         if as_numpy:
             action = action.cpu().numpy()
-            if not self._driver_discrete():
+            if not isinstance(self.action_space, gym.spaces.Discrete):
                 action = action.astype(self.action_space.dtype)
         return action, new_state
-
-    def _driver_discrete(self) -> bool:
-        return isinstance(self.action_space, gym.spaces.Discrete)
 
     def _prepare_obs(self, observation: Any) -> tuple[Tensor, bool]:
         space = self.observation_space
@@ -358,36 +521,63 @@ class SpikingAgent(ABC):
             raise ValueError("observation contains NaN or inf")
         return obs, single
 
-    @abstractmethod
-    def _explore(self, counts: Tensor, greedy: Tensor, rate: float) -> Tensor:
-        """Exploratory action from the counts and the greedy action."""
+    # ---------------------------------------------------------------- parameters
+    def get_parameters(self) -> dict[str, Any]:
+        """Every learned quantity (SB3's name): ``{"policy", "critic", "learners"}``."""
+        return {
+            "policy": {k: v.clone() for k, v in self.policy.state_dict().items()},
+            "critic": self.critic.state_dict(),
+            "learners": [learner.state_dict() for learner in self.learners],
+        }
 
-    @abstractmethod
-    def _current_exploration(self) -> float: ...
+    def set_parameters(
+        self, load_path_or_dict: str | os.PathLike | Mapping[str, Any], exact_match: bool = True
+    ) -> None:
+        """Load what :meth:`get_parameters` returned, or the parameters of a checkpoint.
+
+        With ``exact_match=False`` a mapping may hold only some of the three parts.
+        """
+        if isinstance(load_path_or_dict, Mapping):
+            params = load_path_or_dict
+        else:
+            data = _read_checkpoint(load_path_or_dict, self.device)
+            params = {k: data[k] for k in ("policy", "critic", "learners")}
+        missing = {"policy", "critic", "learners"} - set(params)
+        unknown = set(params) - {"policy", "critic", "learners"}
+        if unknown or (exact_match and missing):
+            raise ValueError(
+                f"parameters must have keys policy, critic, learners; missing {sorted(missing)}, "
+                f"unknown {sorted(unknown)}"
+            )
+        if "policy" in params:
+            self.policy.load_state_dict(params["policy"])
+        if "critic" in params:
+            self.critic.load_state_dict(params["critic"])
+        if "learners" in params:
+            states = list(params["learners"])
+            if len(states) != len(self.learners):
+                raise ValueError(
+                    f"parameters hold {len(states)} learner states, this agent has "
+                    f"{len(self.learners)}"
+                )
+            for learner, st in zip(self.learners, states, strict=True):
+                learner.load_state_dict(st)
 
     # ------------------------------------------------------------------ save / load
-    @abstractmethod
-    def _checkpoint(self) -> dict:
-        """Algorithm-specific, weights-only-loadable parts of a checkpoint."""
-
-    @abstractmethod
-    def _restore(self, data: dict) -> None: ...
-
     def save(self, path: str | os.PathLike) -> Path:
         """Write one checkpoint file atomically (a ``.zip`` suffix is added if none is given).
 
-        It holds the configuration, the spaces, all weights, the learning-rule and
-        reward-signal state and the RNG states; no pickled code. Returns the path written.
+        It holds the format version, the configuration, the spaces, all weights, the
+        learners' and critic's state and the RNG states; no pickled code. Returns the path.
         """
         path = Path(path)
         if path.suffix == "":
             path = path.with_suffix(".zip")
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "format": CHECKPOINT_FORMAT,
             "format_version": CHECKPOINT_VERSION,
             "snn_rl_version": __version__,
-            "algo": type(self).__name__,
+            "algo": self.algo_name,
             "env_id": self.env_id,
             "observation_space": space_to_dict(self.observation_space),
             "action_space": space_to_dict(self.action_space),
@@ -398,45 +588,127 @@ class SpikingAgent(ABC):
                 "explore": self.generator.get_state(),
                 "env_seed": self._seed_generator.get_state(),
             },
-            **self._checkpoint(),
+            "config": self.config.to_dict(),
+            "custom": {
+                "network": self._custom_network,
+                "reward": isinstance(self.reward_function, FunctionReward),
+            },
+            **self.get_parameters(),
         }
         atomic_write(path, lambda tmp: torch.save(data, tmp))
         return path
 
-    @staticmethod
-    def _read_checkpoint(path: str | os.PathLike, device: torch.device) -> dict:
-        path = Path(path)
-        if not path.exists() and path.suffix == "":
-            path = path.with_suffix(".zip")
-        if not path.is_file():
-            raise FileNotFoundError(f"no checkpoint at {path}")
-        try:
-            data = torch.load(path, map_location=device, weights_only=True)
-        except Exception as err:
-            raise ValueError(f"{path} is not an snn-rl checkpoint readable here: {err}") from err
-        if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not an snn-rl agent checkpoint")
-        if data.get("format_version") != CHECKPOINT_VERSION:
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike,
+        env: str | gym.Env | VectorEnv | VecEnv | None = None,
+        *,
+        device: str | torch.device = "auto",
+        network: SNNNetwork | None = None,
+        reward: RewardSpec | None = None,
+        verbose: int = 0,
+    ) -> SpikingAgent:
+        """Load a checkpoint written by :meth:`save` (``torch.load(weights_only=True)``).
+
+        The agent class comes from the checkpoint (through the registry); called on a
+        subclass, the checkpoint must hold that class.
+
+        Args:
+            env: the env to continue on (its spaces must equal the saved ones), or None.
+            network: required when the agent was saved with a user-built network: a network
+                of the same architecture, into which the saved weights are loaded.
+            reward: required when the agent was saved with a custom reward function.
+        """
+        dev = resolve_device(device)
+        data = _read_checkpoint(path, dev)
+        saved = agent_class(data["algo"]) if data["algo"] in AGENTS else None
+        if saved is None:
             raise ValueError(
-                f"{path} has checkpoint format {data.get('format_version')}, this snn-rl reads "
-                f"format {CHECKPOINT_VERSION}"
+                f"{path} holds a {data['algo']!r} agent, which is not registered here "
+                f"(registered: {sorted(AGENTS)}); register_agent it before loading"
             )
-        return data
+        if not issubclass(saved, cls):
+            raise ValueError(f"{path} holds a {saved.__name__}, not a {cls.__name__}")
+        if data["custom"]["network"] and network is None:
+            raise ValueError("this agent was saved with a user network; pass network=... to load()")
+        config_data = dict(data["config"])
+        if data["custom"]["reward"]:
+            if reward is None:
+                raise ValueError(
+                    "this agent was saved with a custom reward function; pass reward=... to load()"
+                )
+            config_data["reward"] = make_reward_function(reward)
+        agent = saved(
+            None,
+            config=saved.config_class.from_dict(config_data),
+            network=network,
+            device=dev,
+            seed=int(data["seed"]),
+            verbose=verbose,
+            observation_space=space_from_dict(data["observation_space"]),
+            action_space=space_from_dict(data["action_space"]),
+        )
+        agent.env_id = data["env_id"]
+        agent.set_parameters({k: data[k] for k in ("policy", "critic", "learners")})
+        agent.num_timesteps = int(data["num_timesteps"])
+        agent._episodes = int(data["episode_num"])
+        agent.generator.set_state(data["rng"]["explore"].cpu())
+        agent._seed_generator.set_state(data["rng"]["env_seed"].cpu())
+        if env is not None:
+            agent.set_env(env)
+            agent.policy.network.reset_state(batch_size=agent.n_envs)
+            for learner in agent.learners:
+                learner.reset()
+        return agent
 
-    def _load_common(self, data: dict) -> None:
-        self.num_timesteps = int(data["num_timesteps"])
-        self._episode_num = int(data["episode_num"])
-        self.generator.set_state(data["rng"]["explore"].cpu())
-        self._seed_generator.set_state(data["rng"]["env_seed"].cpu())
+    def __repr__(self) -> str:
+        env = self.env_id or type(self.env).__name__
+        lines = [
+            f"{type(self).__name__}(env={env!r}, n_envs={self.n_envs}, device={self.device}, "
+            f"seed={self.seed}, num_timesteps={self.num_timesteps})",
+            f"  policy: {type(self.policy.encoder).__name__} ({self.policy.encoder.out_features}"
+            f" inputs) -> layers {self.policy.network.roles} -> {self.policy.n_actions} "
+            f"x {self.policy.pop_size} output neurons",
+            f"  critic: {self.critic!r}",
+            f"  learners: {', '.join(f'{type(lr.rule).__name__} on {lr.layer_names}' for lr in self.learners)}",
+            f"  reward: {self.reward_function!r}",
+        ]
+        return "\n".join(lines)
 
-    @staticmethod
-    def _spaces_from(data: dict) -> tuple[gym.spaces.Space, gym.spaces.Space]:
-        return space_from_dict(data["observation_space"]), space_from_dict(data["action_space"])
+
+def _read_checkpoint(path: str | os.PathLike, device: torch.device) -> dict:
+    path = Path(path)
+    if not path.exists() and path.suffix == "":
+        path = path.with_suffix(".zip")
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        data = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{path} is not an snn-rl checkpoint readable here: {err}") from err
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an snn-rl agent checkpoint")
+    version = data.get("format_version")
+    if version != CHECKPOINT_VERSION:
+        hint = (
+            " (written by snn-rl before agents were built from parts; retrain, or load it "
+            "with that version)"
+            if version == 1
+            else ""
+        )
+        raise ValueError(
+            f"{path} has checkpoint format {version}{hint}; this snn-rl reads format "
+            f"{CHECKPOINT_VERSION}"
+        )
+    return data
 
 
-def _spec_id(env: VectorEnv) -> str | None:
+def _spec_id(env: Any) -> str | None:
+    if env is None:
+        return None
     spec = getattr(env, "spec", None)
     if spec is None:
         envs = getattr(env, "envs", None)
-        spec = getattr(envs[0], "spec", None) if envs else None
+        spec = getattr(getattr(envs[0], "unwrapped", envs[0]), "spec", None) if envs else None
     return getattr(spec, "id", None)

@@ -37,6 +37,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
 import snn_rl.envs  # noqa: F401  (registers the snn_rl/ ids)
+from snn_rl._validation import check_int
 from snn_rl.agents.env_util import make_env
 from snn_rl.agents.hyperparams import available_algos, load_hyperparams
 
@@ -211,8 +212,7 @@ def parse_hyperparams(algo: str, raw: dict) -> BaselineConfig:
         or n_timesteps < 0
     ):
         raise ValueError(f"n_timesteps must be a non-negative integer, got {n_timesteps!r}")
-    if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
-        raise ValueError(f"n_envs must be a positive int, got {n_envs!r}")
+    n_envs = check_int("n_envs", n_envs, minimum=1)
     return BaselineConfig(
         algo=algo.lower(),
         n_timesteps=None if n_timesteps is None else int(n_timesteps),
@@ -263,8 +263,7 @@ def make_baseline(
     """
     cls = algo_class(algo)
     check_env_id(env_id)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_int("seed", seed, minimum=0)
     raw = {**baseline_hyperparams(algo, env_id), **(hyperparams or {})}
     if n_envs is not None:
         raw["n_envs"] = n_envs

@@ -1,11 +1,14 @@
 """Callbacks: Stable-Baselines3's own classes work with our agents unchanged.
 
 Our agents implement what SB3's callbacks read from a model (``num_timesteps``,
-``get_env()``, ``logger``, ``save()``, ``predict()``, ``get_vec_normalize_env()``), so
-``EvalCallback``, ``CheckpointCallback``, ``StopTrainingOnRewardThreshold``,
-``CallbackList`` and custom ``BaseCallback`` subclasses are used as they are; they are
-re-exported here for convenience. :class:`ProgressBar` is a plain-tqdm progress bar (SB3's
-needs the ``rich`` package too).
+``get_env()``, ``logger``, ``save()``, ``predict()``, ``get_vec_normalize_env()``) and
+from ``self.locals`` after every step (``new_obs``, ``rewards``, ``dones``, ``infos``,
+``actions`` as numpy arrays, plus our ``transition`` and ``modulator``), so every class of
+``stable_baselines3.common.callbacks`` is used as it is; the common ones are re-exported
+here. :class:`ProgressBar` is a plain-tqdm progress bar (SB3's needs ``rich`` too).
+
+Building the step locals costs a host copy per step; the loop skips it when every callback
+declares ``reads_step_locals = False`` (ours do).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from stable_baselines3.common.callbacks import (
 )
 from tqdm.auto import tqdm
 
+from snn_rl._validation import check_int
+
 __all__ = [
     "BaseCallback",
     "CallbackList",
@@ -38,6 +43,7 @@ __all__ = [
     "StopTrainingOnRewardThreshold",
     "ScheduledEvaluation",
     "make_callback",
+    "reads_step_locals",
 ]
 
 MaybeCallback = BaseCallback | list | Callable[[dict, dict], bool] | None
@@ -45,6 +51,8 @@ MaybeCallback = BaseCallback | list | Callable[[dict, dict], bool] | None
 
 class ProgressBar(BaseCallback):
     """A tqdm progress bar over the env steps of one ``learn`` call."""
+
+    reads_step_locals = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -84,6 +92,8 @@ class ScheduledEvaluation(BaseCallback):
         stop_threshold: stop training once the mean return reaches it (None: never).
     """
 
+    reads_step_locals = False
+
     def __init__(
         self,
         evaluate_fn: Callable[[Any], tuple[Any, Any]],
@@ -95,10 +105,8 @@ class ScheduledEvaluation(BaseCallback):
         stop_threshold: float | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(eval_freq, bool) or not isinstance(eval_freq, int) or eval_freq < 1:
-            raise ValueError(f"eval_freq must be a positive int, got {eval_freq!r}")
+        self.eval_freq = check_int("eval_freq", eval_freq, minimum=1)
         self.evaluate_fn = evaluate_fn
-        self.eval_freq = eval_freq
         self.on_result = on_result
         self.eval_at_start = eval_at_start
         self.eval_at_end = eval_at_end
@@ -161,3 +169,10 @@ def make_callback(callback: MaybeCallback, progress_bar: bool) -> BaseCallback:
     if progress_bar:
         callback = CallbackList([callback, ProgressBar()])
     return callback
+
+
+def reads_step_locals(callback: BaseCallback) -> bool:
+    """Whether ``callback`` (or one inside a CallbackList) may read the per-step locals."""
+    if isinstance(callback, CallbackList):
+        return any(reads_step_locals(c) for c in callback.callbacks)
+    return getattr(callback, "reads_step_locals", True)

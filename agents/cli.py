@@ -3,6 +3,7 @@
 Examples::
 
     snn-rl train CartPole-v1                      # tuned defaults, saves runs/CartPole-v1/model.zip
+    snn-rl train CartPole-v1 --set rule.lr=0.02 critic.gamma=0.99 --config my.yml
     snn-rl evaluate runs/CartPole-v1/model.zip --env CartPole-v1 --episodes 100 --json
     snn-rl enjoy runs/CartPole-v1/model.zip --output cartpole.gif
     snn-rl compare CartPole-v1 --algos mstdpet ppo --seeds 0 1 2 --output runs/compare
@@ -46,8 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"snn-rl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    train = sub.add_parser("train", help="train an MSTDPET spiking agent on an env")
+    train = sub.add_parser("train", help="train a spiking agent on an env")
     train.add_argument("env_id", help="Gymnasium env id, e.g. CartPole-v1")
+    train.add_argument(
+        "--algo", default="mstdpet", help="registered spiking agent (default: mstdpet)"
+    )
     train.add_argument(
         "--total-timesteps",
         type=_non_negative_int,
@@ -57,12 +61,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--n-envs", type=_positive_int, default=None, help="parallel envs")
     train.add_argument("--seed", type=_non_negative_int, default=0)
     train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    train.add_argument("--reward-signal", default=None, help="td, rpe, env, ... (default: tuned)")
+    train.add_argument(
+        "--reward", default=None, help="reward function: env, terminal (default: tuned)"
+    )
     train.add_argument(
         "--config",
         type=Path,
         default=None,
-        help="YAML file of MSTDPETAgent hyperparameters (override the tuned ones)",
+        help="YAML file of configuration overrides (on top of the tuned ones; a train "
+        "run's config.yml is one)",
+    )
+    train.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="configuration overrides, dotted keys and YAML values, e.g. rule.lr=0.02 "
+        "'network.hidden_sizes=[32]' critic.type=none (after --config)",
     )
     train.add_argument("--output", type=Path, default=None, help="folder (default runs/ENV_ID)")
     train.add_argument("--eval-episodes", type=_positive_int, default=100)
@@ -88,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     enjoy.add_argument("--device", default="auto")
 
     cmp = sub.add_parser(
-        "compare", help="compare MSTDPET with SB3 baselines over seeds (curves, table, plot)"
+        "compare", help="compare spiking agents with SB3 baselines over seeds (curves, table, plot)"
     )
     cmp.add_argument("env_id", help="Gymnasium env id, e.g. CartPole-v1")
     cmp.add_argument(
@@ -120,49 +135,68 @@ def _load_config(path: Path | None) -> dict:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
-        raise SystemExit(f"snn-rl: cannot read --config {path}: {err}") from err
+        raise ValueError(f"cannot read --config {path}: {err}") from err
     if not isinstance(data, dict):
-        raise SystemExit(f"snn-rl: --config {path} must hold a mapping of hyperparameters")
+        raise ValueError(f"--config {path} must hold a mapping of configuration fields")
     return data
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from snn_rl.agents import MSTDPETAgent
-    from snn_rl.agents.evaluation import evaluate
-    from snn_rl.agents.hyperparams import load_hyperparams
+def parse_sets(items: Sequence[str]) -> dict:
+    """``["rule.lr=0.02", "network.hidden_sizes=[32]"]`` -> overrides (values read as YAML)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+        out[key] = yaml.safe_load(value)
+    return out
 
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from snn_rl.agents.evaluation import evaluate
+    from snn_rl.agents.registry import agent_class, tuned_settings
+
+    cls = agent_class(args.algo)
     overrides = _load_config(args.config)
-    tuned_steps = load_hyperparams("mstdpet", args.env_id).get("n_timesteps")
-    total = args.total_timesteps or overrides.pop("n_timesteps", None) or tuned_steps
+    file_budget = overrides.pop("n_timesteps", None)
+    overrides.update(parse_sets(args.set))
+    tuned_budget = tuned_settings(args.algo, args.env_id)[1]
+    total = args.total_timesteps or file_budget or tuned_budget
     total = DEFAULT_TIMESTEPS if total is None else int(total)
     output = args.output or Path("runs") / args.env_id.replace("/", "_")
-    agent = MSTDPETAgent(
+    agent = cls(
         args.env_id,
+        overrides=overrides,
         n_envs=args.n_envs,
-        reward_signal=args.reward_signal,
+        reward=args.reward,
         device=args.device,
         seed=args.seed,
         verbose=args.verbose,
-        **overrides,
     )
     print(
-        f"training MSTDPETAgent on {args.env_id} for {total} env steps "
+        f"training {cls.__name__} on {args.env_id} for {total} env steps "
         f"({agent.n_envs} envs, device {agent.device}, seed {args.seed})"
     )
     start = time.perf_counter()
     agent.learn(total, progress_bar=not args.no_progress)
     train_s = time.perf_counter() - start
     path = agent.save(output / "model.zip")
+    config_text = yaml.safe_dump({**agent.config.to_dict(), "n_timesteps": total}, sort_keys=False)
+    atomic_write(output / "config.yml", lambda p: p.write_text(config_text))
     result = evaluate(agent, args.env_id, n_episodes=args.eval_episodes, seed=10_000 + args.seed)
     summary = {
         "env_id": args.env_id,
+        "algo": args.algo,
         "total_timesteps": agent.num_timesteps,
         "train_seconds": round(train_s, 1),
         "model": str(path),
         **result.as_dict(),
     }
-    (output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"saved {path}; trained {agent.num_timesteps} env steps in {train_s:.0f} s")
+    text = json.dumps(summary, indent=2) + "\n"
+    atomic_write(output / "summary.json", lambda p: p.write_text(text))
+    print(
+        f"saved {path} and {output / 'config.yml'}; trained {agent.num_timesteps} env steps in {train_s:.0f} s"
+    )
     print(
         f"evaluation over {result.returns.size} episodes: "
         f"mean return {result.mean:.1f} +/- {result.std:.1f}"
@@ -171,9 +205,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _load_agent(path: Path, device: str):
-    from snn_rl.agents import MSTDPETAgent
+    from snn_rl.agents import SpikingAgent
 
-    return MSTDPETAgent.load(path, device=device)
+    return SpikingAgent.load(path, device=device)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -29,19 +29,19 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
+from snn_rl._validation import check_int
 from snn_rl.agents import baselines
 from snn_rl.agents._io import atomic_write
 from snn_rl.agents.callbacks import ScheduledEvaluation
 from snn_rl.agents.evaluation import evaluate
-from snn_rl.agents.hyperparams import load_hyperparams
-from snn_rl.agents.mstdpet import MSTDPETAgent
+from snn_rl.agents.registry import AGENTS, tuned_settings
 from snn_rl.agents.report import (
     CURVE_COLUMNS,
     SUMMARY_COLUMNS,
@@ -54,10 +54,10 @@ from snn_rl.agents.report import (
 )
 
 __all__ = [
-    "ALGOS",
     "CURVE_COLUMNS",
     "SUMMARY_COLUMNS",
     "RunSpec",
+    "algos_available",
     "compare",
     "load_runs",
     "plot_curves",
@@ -66,7 +66,12 @@ __all__ = [
     "write_summary",
 ]
 
-ALGOS: tuple[str, ...] = ("mstdpet", *sorted(baselines.SB3_ALGOS))
+
+def algos_available() -> list[str]:
+    """Every algorithm a comparison can run: the registered spiking agents, then SB3's."""
+    return [*sorted(AGENTS), *sorted(baselines.SB3_ALGOS)]
+
+
 EVAL_SEED_OFFSET = 10_000
 DEFAULT_TIMESTEPS = 100_000
 Backend = Literal["local", "ray"]
@@ -99,9 +104,11 @@ class RunSpec:
 
 def _build(spec: RunSpec) -> tuple[Any, Any, dict]:
     """(model, model -> what to evaluate, hyperparameters as JSON-able data)."""
-    if spec.algo == "mstdpet":
-        agent = MSTDPETAgent(spec.env_id, seed=spec.seed, device=spec.device, **spec.overrides)
-        return agent, lambda m: m, asdict(agent.config)
+    if spec.algo in AGENTS:
+        agent = AGENTS[spec.algo](
+            spec.env_id, seed=spec.seed, device=spec.device, overrides=spec.overrides
+        )
+        return agent, lambda m: m, agent.config.to_dict()
     model = baselines.make_baseline(
         spec.algo, spec.env_id, seed=spec.seed, device=spec.device, hyperparams=spec.overrides
     )
@@ -214,8 +221,8 @@ def _run_ray(specs: list[RunSpec], address: str | None) -> Iterator[dict]:
 def _resolve_budget(algo: str, env_id: str, total_timesteps: int | None) -> int:
     if total_timesteps is not None:
         return total_timesteps
-    if algo == "mstdpet":
-        tuned = load_hyperparams("mstdpet", env_id).get("n_timesteps")
+    if algo in AGENTS:
+        tuned = tuned_settings(algo, env_id)[1]
     else:
         tuned = baselines.baseline_budget(algo, env_id)
     return DEFAULT_TIMESTEPS if tuned is None else int(tuned)
@@ -231,20 +238,21 @@ def _check_args(
 ) -> float:
     """Validate a comparison's arguments; return the reward threshold to use."""
     spec = baselines.check_env_id(env_id)
+    valid = algos_available()
     if isinstance(algos, str) or not algos:
-        raise ValueError(f"algos must be a non-empty list of names from {list(ALGOS)}")
-    unknown = [a for a in algos if a not in ALGOS]
+        raise ValueError(f"algos must be a non-empty list of names from {valid}")
+    unknown = [a for a in algos if a not in valid]
     if unknown:
-        raise ValueError(f"unknown algorithms {unknown}; valid: {list(ALGOS)}")
-    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"unknown algorithms {unknown}; valid: {valid}")
+    if isinstance(seeds, str) or not seeds:
         raise ValueError(f"seeds must be a non-empty list of ints >= 0, got {seeds!r}")
+    for i, seed in enumerate(seeds):
+        check_int(f"seeds[{i}]", seed, minimum=0)
     if len(set(algos)) != len(algos) or len(set(seeds)) != len(seeds):
         raise ValueError("algos and seeds must not repeat")
     for name, value in ints.items():
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if value is not None:
+            check_int(name, value, minimum=1)
     if backend not in ("local", "ray"):
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
     if backend == "ray":
@@ -279,7 +287,8 @@ def compare(
 
     Args:
         env_id: a registered Gymnasium id.
-        algos: names from :data:`ALGOS` ("mstdpet" and the SB3 algorithms).
+        algos: names from :func:`algos` (the registered spiking agents, such as "mstdpet",
+            and the SB3 algorithms).
         seeds: training seeds; evaluation of seed ``s`` uses seed ``10000 + s``.
         output: folder for the files listed in the module docstring.
         total_timesteps: env steps per run (None: each algorithm's tuned budget; give one
@@ -292,7 +301,8 @@ def compare(
         threshold: reward threshold (default: the env spec's ``reward_threshold``).
         device: torch device of every model.
         overrides: per algorithm, hyperparameters that replace the tuned ones, e.g.
-            ``{"mstdpet": {"a_post": 0.5}, "ppo": {"n_steps": 64}}``.
+            ``{"mstdpet": {"rule.a_post": 0.5}, "ppo": {"n_steps": 64}}`` (a spiking
+            agent's are configuration overrides, an SB3 algorithm's constructor arguments).
         plot: write ``curves.png`` (needs matplotlib).
         verbose: print a line per evaluation.
 

@@ -1,7 +1,15 @@
-"""Plasticity diagnostics of an MSTDPET agent ("why is it not learning"), for the logger."""
+"""Plasticity diagnostics ("why is it not learning"), sampled in the loop and logged.
+
+The loop hands the diagnostics what they measure; they never reach into the agent:
+``sampling()`` once per env step says whether this step is sampled; on sampled steps
+``after_sim_step()`` follows each simulation step and ``snapshot()`` / ``weight_change()``
+bracket the weight update; ``after_env_step(signal, active)`` follows every env step;
+``record(logger, eligibility)`` writes the statistics and starts a new interval.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from torch import Tensor
@@ -10,13 +18,19 @@ __all__ = ["Diagnostics"]
 
 
 class Diagnostics:
-    """Plasticity statistics for "why is it not learning", sampled every ``every`` env steps."""
+    """Firing rates, silent fractions, weight change and modulator statistics.
 
-    def __init__(self, agent: Any, every: int = 8) -> None:
-        self.agent = agent
+    Args:
+        layers: the network's layers (``SNNNetwork.layer_state_dict()``).
+        trained: names of the layers whose weight change is measured.
+        every: env steps between two sampled steps.
+    """
+
+    def __init__(self, layers: Mapping[str, Any], trained: Sequence[str], every: int = 8) -> None:
+        self.layers = dict(layers)
+        self.trained = [name for name in trained if name in self.layers]
         self.every = every
         self.calls = 0
-        self.layers = agent._policy.network.layer_state_dict()
         self.reset()
 
     def reset(self) -> None:
@@ -34,33 +48,30 @@ class Diagnostics:
         return self.calls % self.every == 0
 
     def after_sim_step(self) -> None:
-        self.agent._after_sim_step()
         self.sim_steps += 1
         for name, layer in self.layers.items():
             z = layer["postsynaptic"].spikes
             self.spikes[name] = self.spikes[name] + z.mean()
             self.silent[name] = self.silent[name] + z  # per-neuron counts, reduced at record
 
-    def weights(self) -> dict[str, Tensor]:
-        return {name: layer["connection"].weight.clone() for name, layer in self.rule_layers()}
+    def snapshot(self) -> dict[str, Tensor]:
+        return {name: self.layers[name]["connection"].weight.clone() for name in self.trained}
 
-    def rule_layers(self):
-        return [(n, layer) for n, layer in self.layers.items() if n in self.agent.rule.state]
+    def weight_change(self, before: Mapping[str, Tensor]) -> None:
+        for name in self.trained:
+            weight = self.layers[name]["connection"].weight
+            self.dw = self.dw + (weight - before[name]).abs().mean()
+            self.dw_n += 1
 
-    def after_env_step(self, signal: Tensor, active: Tensor, before: dict | None) -> None:
+    def after_env_step(self, signal: Tensor, active: Tensor) -> None:
         act = active.to(signal.dtype)
         self.sig_sum = self.sig_sum + (signal * act).sum()
         self.sig_sq = self.sig_sq + (signal * signal * act).sum()
         self.sig_n = self.sig_n + act.sum()
-        if before is not None:
-            for name, layer in self.rule_layers():
-                self.dw = self.dw + (layer["connection"].weight - before[name]).abs().mean()
-                self.dw_n += 1
 
-    def record(self, logger: Any) -> None:
+    def record(self, logger: Any, eligibility: Mapping[str, Tensor]) -> None:
         for name, layer in self.layers.items():
-            w = layer["connection"].weight
-            logger.record(f"snn/weight_norm/{name}", float(w.norm()))
+            logger.record(f"snn/weight_norm/{name}", float(layer["connection"].weight.norm()))
             if self.sim_steps:
                 logger.record(f"snn/firing_rate/{name}", float(self.spikes[name]) / self.sim_steps)
                 silent = self.silent[name]
@@ -70,14 +81,14 @@ class Diagnostics:
                     else 1.0
                 )
                 logger.record(f"snn/silent_fraction/{name}", frac)
-        for name, st in self.agent.rule.state.items():
-            logger.record(f"snn/eligibility_abs/{name}", float(st["e_trace"].abs().mean()))
+        for name, e in eligibility.items():
+            logger.record(f"snn/eligibility_abs/{name}", float(e.abs().mean()))
         if self.dw_n:
             logger.record("snn/mean_abs_dw", float(self.dw) / self.dw_n)
         n = float(self.sig_n)
         if n > 0:
             mean = float(self.sig_sum) / n
             var = max(float(self.sig_sq) / n - mean * mean, 0.0)
-            logger.record("reward_signal/mean", mean)
-            logger.record("reward_signal/std", var**0.5)
+            logger.record("modulator/mean", mean)
+            logger.record("modulator/std", var**0.5)
         self.reset()

@@ -16,6 +16,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from snn_rl._validation import check_int
 from snn_rl.agents.env_util import make_env
 
 __all__ = ["EvalResult", "evaluate", "make_eval_env"]
@@ -67,8 +68,7 @@ def evaluate(
     env_kwargs: dict | None = None,
 ) -> EvalResult:
     """Score ``model`` (anything with SB3's ``predict``) over ``n_episodes`` episodes."""
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes < 1:
-        raise ValueError(f"n_episodes must be a positive int, got {n_episodes!r}")
+    check_int("n_episodes", n_episodes, minimum=1)
     vec = make_eval_env(env_id, min(n_episodes, max_envs), seed, env_kwargs)
     try:
         returns, lengths = evaluate_policy(

@@ -21,8 +21,8 @@ TWIN_PREFIX = "snn_rl/"  # torch-native twins of Gymnasium tasks: snn_rl/CartPol
 
 
 @cache
-def _read(algo: str) -> dict:
-    path = HYPERPARAMS_DIR / f"{algo}.yml"
+def _read(algo: str, path: Path | None = None) -> dict:
+    path = HYPERPARAMS_DIR / f"{algo}.yml" if path is None else path
     if not path.is_file():
         raise ValueError(
             f"no hyperparameter file for algo {algo!r}; available: {available_algos()}"
@@ -42,11 +42,12 @@ def tuned_env_ids(algo: str) -> list[str]:
     return sorted(_read(algo))
 
 
-def load_hyperparams(algo: str, env_id: str | None) -> dict:
-    """Tuned keyword arguments for ``algo`` on ``env_id`` (a deep copy; ``{}`` if none)."""
+def load_hyperparams(algo: str, env_id: str | None, *, path: Path | None = None) -> dict:
+    """Tuned settings for ``algo`` on ``env_id`` (a deep copy; ``{}`` if none), from
+    ``path`` (default: the shipped ``hyperparams/<algo>.yml``)."""
     if env_id is None:
         return {}
-    table = _read(algo)
+    table = _read(algo, path)
     if env_id not in table and env_id.startswith(TWIN_PREFIX):
         env_id = env_id[len(TWIN_PREFIX) :]
     return copy.deepcopy(table.get(env_id, {}))

@@ -1,20 +1,22 @@
-"""SpikingPolicy: observation encoder + spiking network + action read-out, per env step.
+"""SpikingPolicy: observation encoder -> spiking network -> action read-out, with exploration.
 
-One env step of the policy (DESIGN.md, "Agents"):
+The policy holds no learning: it offers the pieces of one env step, and the agent loop calls
+them in order (learners run between simulation steps, called by the loop, never by the
+policy):
 
-1. ``encode(obs)``: observation -> input currents ``(B, F)`` (held for the whole env step).
-2. ``decide``: a decision window of ``decision_steps`` simulation steps; output spikes are
-   counted per action population; ties are ordered by the population's mean membrane
-   potential (scaled by ``tie_break_scale``, far below one spike).
-3. ``act``: greedy or exploratory action from the counts (exploration is outside the
-   network and independent of learning).
-4. ``feedback``: an efference-copy window of ``feedback_steps`` steps in which the chosen
-   action's population receives ``+feedback_current`` and the others ``-feedback_current``,
-   so that the eligibility credits the action actually taken, exploratory ones included.
+1. :meth:`SpikingPolicy.encode`: observation -> input currents ``phi`` ``(B, F)``, held for
+   the whole env step (the critic reads the same ``phi``).
+2. :meth:`SpikingPolicy.sim_step`: one simulation step of the network; the decision window
+   sums the output spikes over ``decision_steps`` steps.
+3. :meth:`SpikingPolicy.explore` (training) or :meth:`SpikingPolicy.greedy` (evaluation):
+   the action from the counts. Exact count ties go to the population with the higher mean
+   membrane potential.
+4. :meth:`SpikingPolicy.efference_drive`: the current of the efference-copy window, ``+c``
+   into the chosen action's population and ``-c`` elsewhere, so that the eligibility
+   credits the action actually taken, exploratory ones included.
 
-``after_sim_step`` (e.g. a learning rule's ``update_state``) runs after every simulation step
-of both windows. For evaluation (:meth:`greedy_counts`) both windows run without feedback
-and the counts of all steps decide.
+:meth:`SpikingPolicy.act` is the evaluation read-out (both windows without feedback, the
+counts of every step), used by ``predict``.
 """
 
 from __future__ import annotations
@@ -26,9 +28,69 @@ import torch
 from torch import Tensor, nn
 
 from snn_rl import SNNNetwork
-from snn_rl.decoding import GreedyDecoder, PopulationVectorDecoder, population_counts
+from snn_rl.decoding import (
+    EpsilonGreedyDecoder,
+    GreedyDecoder,
+    PopulationVectorDecoder,
+    SoftmaxDecoder,
+    population_counts,
+)
 
-__all__ = ["SpikingPolicy"]
+__all__ = ["Exploration", "SpikingPolicy"]
+
+
+class Exploration:
+    """Exploratory actions from output counts, drawn from the agent's generator.
+
+    Discrete: epsilon-greedy (``rate`` = epsilon) or softmax sampling (``rate`` unused).
+    Box: Gaussian noise of std ``rate * (high - low)`` around the greedy action, clipped.
+
+    Args:
+        kind: "epsilon" or "softmax" (Discrete actions only; Box actions always add noise).
+        action_space: Discrete or 1-D Box.
+        pop_size: output neurons per action (dimension).
+        temperature: softmax temperature.
+        generator: the random stream (the agent's seeded generator).
+        schedule: the exploration rate at a progress in [0, 1] of a ``learn`` call.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        action_space: gym.spaces.Space,
+        *,
+        pop_size: int,
+        temperature: float,
+        generator: torch.Generator,
+        schedule: Callable[[float], float],
+    ) -> None:
+        self.kind = kind
+        self.generator = generator
+        self.rate = schedule
+        self.discrete = isinstance(action_space, gym.spaces.Discrete)
+        self._decoder: nn.Module | None = None
+        if self.discrete:
+            n = int(action_space.n)
+            if kind == "softmax":
+                self._decoder = SoftmaxDecoder(
+                    n, temperature=temperature, generator=generator, pop_size=pop_size
+                )
+            else:
+                self._decoder = EpsilonGreedyDecoder(
+                    n, epsilon=0.0, generator=generator, pop_size=pop_size
+                )
+            self._decoder.check_values = False  # the counts come from our own network
+
+    def discrete_action(self, counts: Tensor, tie_break: Tensor, rate: float) -> Tensor:
+        """Discrete: the exploratory action of output counts ``(B, n_out)``."""
+        if isinstance(self._decoder, EpsilonGreedyDecoder):
+            self._decoder.epsilon = rate
+        return self._decoder(counts, tie_break)
+
+    def box_action(self, greedy: Tensor, low: Tensor, high: Tensor, rate: float) -> Tensor:
+        """Box: the greedy action ``(B, action_dim)`` plus clipped Gaussian noise."""
+        noise = torch.randn(greedy.shape, generator=self.generator, device=greedy.device)
+        return torch.clamp(greedy + rate * (high - low) * noise, low, high)
 
 
 class SpikingPolicy(nn.Module):
@@ -40,10 +102,11 @@ class SpikingPolicy(nn.Module):
             currents and whose last layer ends in the output population.
         action_space: Discrete (one population of ``pop_size`` neurons per action) or Box
             (one population per action dimension, read out as a population vector).
+        exploration: how :meth:`explore` departs from the greedy action.
         pop_size: neurons per action (Discrete) or per action dimension (Box).
         decision_steps, feedback_steps: simulation steps of the two windows.
         feedback_current: magnitude of the efference-copy current.
-        tie_break_scale: weight of the mean membrane potential added to spike counts.
+        tie_break_scale: weight of the mean membrane potential that orders count ties.
     """
 
     def __init__(
@@ -51,6 +114,7 @@ class SpikingPolicy(nn.Module):
         encoder: nn.Module,
         network: SNNNetwork,
         action_space: gym.spaces.Space,
+        exploration: Exploration,
         *,
         pop_size: int,
         decision_steps: int,
@@ -59,15 +123,17 @@ class SpikingPolicy(nn.Module):
         tie_break_scale: float = 1e-3,
     ) -> None:
         super().__init__()
+        if not isinstance(network, SNNNetwork):
+            raise TypeError(f"network must be an SNNNetwork, got {type(network).__name__}")
         self.encoder = encoder
         self.network = network
         self.action_space = action_space
+        self.exploration = exploration
         self.pop_size = pop_size
         self.decision_steps = decision_steps
         self.feedback_steps = feedback_steps
         self.feedback_current = feedback_current
         self.tie_break_scale = tie_break_scale
-        self._encode_cache: list[tuple[Tensor, Tensor]] = []
         layers = network.layer_state_dict()
         if not layers:
             raise ValueError("network has no layers")
@@ -76,12 +142,10 @@ class SpikingPolicy(nn.Module):
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         if self.discrete:
             self.n_actions = int(action_space.n)
-            expected = self.n_actions * pop_size
-            self.decoder: nn.Module = GreedyDecoder(self.n_actions, neurons_per_action=pop_size)
+            self.decoder: nn.Module = GreedyDecoder(self.n_actions, pop_size=pop_size)
             self.decoder.check_values = False  # the counts come from our own network
         else:
             self.n_actions = int(action_space.shape[0])
-            expected = self.n_actions * pop_size
             self.decoder = PopulationVectorDecoder.from_space(action_space, pop_size)
             pref = self.decoder.preferred_values
             spacing = (self.decoder.high - self.decoder.low) / max(pop_size - 1, 1)
@@ -89,71 +153,44 @@ class SpikingPolicy(nn.Module):
             self.register_buffer(
                 "_tuning_width", spacing.repeat_interleave(pop_size), persistent=False
             )
+        expected = self.n_actions * pop_size
         if self.output.shape != (expected,):
             raise ValueError(
                 f"the output population (layer {self.output_layer!r}) must have shape "
                 f"({expected},) = {self.n_actions} x pop_size {pop_size}, got {self.output.shape}"
             )
 
-    # ----------------------------------------------------------------------------- acting
+    # ----------------------------------------------------------------------- one env step
     def encode(self, obs: Tensor) -> Tensor:
-        """Input currents of ``obs``. The last two results are memoised by tensor identity:
-        in the training loop the critic encodes the same observation tensors again (``s'`` of
-        one step is ``s`` of the next), and the encoder holds no learned state."""
-        for key, value in self._encode_cache:
-            if key is obs:
-                return value
-        out = self.encoder(obs)
-        self._encode_cache = [(obs, out), *self._encode_cache[:1]]
-        return out
+        """Input currents ``(B, F)`` of observations ``(B, *obs_shape)``."""
+        return self.encoder(obs)
 
-    def _run(
-        self,
-        currents: Tensor,
-        steps: int,
-        drive: Tensor | None,
-        after_sim_step: Callable[[], None] | None,
-    ) -> Tensor:
+    def sim_step(self, phi: Tensor, drive: Tensor | None = None) -> Tensor:
+        """One simulation step on currents ``phi``; ``drive`` is added to the output
+        population's input. Returns the output spikes ``(B, n_out)``."""
         extra = None if drive is None else {self.output_layer: drive}
-        counts = torch.zeros_like(self.output.spikes)
-        for _ in range(steps):
-            counts += self.network(currents, currents=extra)
-            if after_sim_step is not None:
-                after_sim_step()
-        return counts
+        return self.network(phi, currents=extra)
 
     def tie_break(self) -> Tensor:
         """Mean-membrane score, ``(B, n_out)``, to order exact count ties."""
         return self.tie_break_scale * self.output.v
 
-    def decide(self, currents: Tensor, after_sim_step: Callable[[], None] | None = None) -> Tensor:
-        """Run the decision window; returns output spike counts ``(B, n_out)``."""
-        return self._run(currents, self.decision_steps, None, after_sim_step)
-
-    def greedy_counts(self, currents: Tensor) -> Tensor:
-        """Evaluation read-out: both windows without feedback, counts of every step."""
-        return self._run(currents, self.decision_steps + self.feedback_steps, None, None)
-
-    def greedy_action(self, counts: Tensor) -> Tensor:
+    def greedy(self, counts: Tensor) -> Tensor:
+        """The greedy action of output counts ``(B, n_out)``."""
         if self.discrete:
             return self.decoder(counts, self.tie_break())
         return self.decoder(counts)
 
-    def feedback(
-        self,
-        currents: Tensor,
-        action: Tensor,
-        after_sim_step: Callable[[], None] | None = None,
-    ) -> Tensor:
-        """Efference-copy window driving the population of ``action``; returns its counts."""
-        if self.feedback_steps == 0:
-            return torch.zeros_like(self.output.spikes)
-        return self._run(
-            currents, self.feedback_steps, self.efference_drive(action), after_sim_step
-        )
+    def explore(self, counts: Tensor, rate: float) -> Tensor:
+        """An exploratory action of the counts at exploration ``rate``."""
+        if self.discrete:
+            return self.exploration.discrete_action(counts, self.tie_break(), rate)
+        greedy = self.decoder(counts)
+        return self.exploration.box_action(greedy, self.decoder.low, self.decoder.high, rate)
 
     def efference_drive(self, action: Tensor) -> Tensor:
-        """``+c`` into the chosen action's population and ``-c`` elsewhere (Box: a tuning curve).
+        """``+c`` into the chosen action's population and ``-c`` elsewhere (Box: a tuning
+        curve around the action).
 
         Shape:
             action: ``(B,)`` long (Discrete) or ``(B, action_dim)`` -> ``(B, n_out)``.
@@ -167,6 +204,14 @@ class SpikingPolicy(nn.Module):
         tuning = torch.exp(-0.5 * ((per_neuron - self._preferred) / self._tuning_width) ** 2)
         return c * (2.0 * tuning - 1.0)
 
+    # ------------------------------------------------------------------------ evaluation
+    def act(self, phi: Tensor, *, deterministic: bool, rate: float) -> Tensor:
+        """Evaluation read-out: both windows without feedback, the counts of every step."""
+        counts = torch.zeros_like(self.output.spikes)
+        for _ in range(self.decision_steps + self.feedback_steps):
+            counts += self.sim_step(phi)
+        return self.greedy(counts) if deterministic else self.explore(counts, rate)
+
     def action_values(self, counts: Tensor) -> Tensor:
-        """Per-action totals ``(B, n_actions)`` (Discrete) for diagnostics."""
+        """Per-action totals ``(B, n_actions)`` (Discrete), for diagnostics."""
         return population_counts(counts, self.n_actions)

@@ -1,6 +1,6 @@
-"""Learning results of MSTDPETAgent over seeds: first and sustained threshold crossings.
+"""Learning results of a spiking agent over seeds: first and sustained threshold crossings.
 
-Protocol (issue 5): per seed, train with the tuned hyperparameters; every ``--eval-freq`` env
+Protocol: per seed, train with the tuned configuration (``--set`` overrides it); every ``--eval-freq`` env
 steps evaluate deterministically over ``--eval-episodes`` episodes (the shared evaluation of
 ``snn_rl.agents.evaluate``, through ``snn_rl.agents.compare``); report, for every seed, the
 first evaluation >= threshold and the point from which every later evaluation stays >=
@@ -22,6 +22,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("env_id")
+    parser.add_argument("--algo", default="mstdpet", help="registered spiking agent")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument(
         "--total-timesteps",
@@ -39,26 +40,23 @@ def main(argv: list[str] | None = None) -> int:
         nargs="*",
         default=[],
         metavar="KEY=YAML",
-        help="override hyperparameters, e.g. a_post=0.5 'hidden_sizes=[32]'",
+        help="configuration overrides, e.g. rule.a_post=0.5 'network.hidden_sizes=[32]'",
     )
     parser.add_argument("--output", type=Path, required=True, help="results folder")
     args = parser.parse_args(argv)
 
-    import yaml
-
+    from snn_rl.agents.cli import parse_sets
     from snn_rl.agents.compare import compare
     from snn_rl.agents.report import load_runs, per_seed_table
 
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            parser.error(f"--set takes KEY=VALUE, got {item!r}")
-        overrides[key] = yaml.safe_load(value)
+    try:
+        overrides = parse_sets(args.set)
+    except ValueError as err:
+        parser.error(str(err))
     start = time.perf_counter()
     rows = compare(
         args.env_id,
-        ["mstdpet"],
+        [args.algo],
         args.seeds,
         output=args.output,
         total_timesteps=args.total_timesteps,
@@ -67,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         n_jobs=args.n_jobs,
         threshold=args.threshold,
         device=args.device,
-        overrides={"mstdpet": overrides} if overrides else None,
+        overrides={args.algo: overrides} if overrides else None,
     )
     elapsed = time.perf_counter() - start
     row = rows[0]
-    by_seed = load_runs(args.output, ["mstdpet"], args.seeds)["mstdpet"]
+    by_seed = load_runs(args.output, [args.algo], args.seeds)[args.algo]
     table = per_seed_table(by_seed, row["threshold"])
     command = "python benchmarks/learning.py " + " ".join(sys.argv[1:] if argv is None else argv)
     report = (

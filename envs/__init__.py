@@ -1,4 +1,5 @@
-"""Gymnasium side of snn-rl: research tasks, wrappers, reward signals, torch-native vector envs.
+"""Gymnasium side of snn-rl: research tasks, the transition record and the env driver, reward
+functions and wrappers, torch-native vector envs.
 
 Importing ``snn_rl.envs`` registers the ``snn_rl/`` env ids with Gymnasium:
 
@@ -14,20 +15,17 @@ Importing ``snn_rl.envs`` registers the ``snn_rl/`` env ids with Gymnasium:
 import gymnasium as gym
 
 from .bandit import BanditEnv
-from .reward_wrappers import RewardSignalWrapper, VectorRewardSignalWrapper
+from .driver import VecEnvDriver
+from .reward_wrappers import RewardFunctionWrapper, VectorRewardFunctionWrapper
 from .rewards import (
-    REWARD_SIGNALS,
+    REWARD_FUNCTIONS,
     EnvReward,
     FunctionReward,
-    RewardPredictionError,
-    RewardSignal,
-    SpikingTDError,
-    SumSignal,
-    TDError,
+    RewardFunction,
+    SumReward,
     TerminalReward,
-    Transition,
-    make_reward_signal,
-    register_reward_signal,
+    make_reward_function,
+    register_reward_function,
 )
 from .target_rate import TargetRateEnv
 from .torch_acrobot import TorchAcrobotVec
@@ -35,19 +33,17 @@ from .torch_cartpole import TorchCartPoleVec
 from .torch_mountain_car import TorchMountainCarVec
 from .torch_pendulum import TorchPendulumVec
 from .torch_vector import TorchVectorEnv
+from .transition import Transition
 from .xor import XOREnv
 
 __all__ = [
-    "REWARD_SIGNALS",
+    "REWARD_FUNCTIONS",
     "BanditEnv",
     "EnvReward",
     "FunctionReward",
-    "RewardPredictionError",
-    "RewardSignal",
-    "RewardSignalWrapper",
-    "SpikingTDError",
-    "SumSignal",
-    "TDError",
+    "RewardFunction",
+    "RewardFunctionWrapper",
+    "SumReward",
     "TargetRateEnv",
     "TerminalReward",
     "TorchAcrobotVec",
@@ -56,10 +52,11 @@ __all__ = [
     "TorchPendulumVec",
     "TorchVectorEnv",
     "Transition",
-    "VectorRewardSignalWrapper",
+    "VecEnvDriver",
+    "VectorRewardFunctionWrapper",
     "XOREnv",
-    "make_reward_signal",
-    "register_reward_signal",
+    "make_reward_function",
+    "register_reward_function",
 ]
 
 # id -> registration arguments; reward thresholds hold for the default constructor arguments.

@@ -1,7 +1,7 @@
-"""Wrappers that replace an env's reward by a reward signal (shaping the reward itself).
+"""Wrappers that replace an env's reward by a reward function of the transition.
 
 Both wrappers subclass the plain ``Wrapper`` / ``VectorWrapper`` rather than
-``RewardWrapper``: a reward signal needs the observations and the episode-end flags, which
+``RewardWrapper``: a reward function reads the observations and the episode-end flags, which
 ``RewardWrapper.reward(reward)`` never sees. The original reward is kept in
 ``info["env_reward"]``.
 """
@@ -17,54 +17,50 @@ import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 
-from .rewards import RewardSignal, make_reward_signal
+from .rewards import RewardFunction, make_reward_function
+from .transition import Transition
 
-__all__ = ["RewardSignalWrapper", "VectorRewardSignalWrapper"]
+__all__ = ["RewardFunctionWrapper", "VectorRewardFunctionWrapper"]
 
-SignalSpec = RewardSignal | str | Callable[..., Any]
+RewardSpec = RewardFunction | str | Callable[[Transition], Any]
 _ARRAY_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
 
 
 def _check_obs_space(space: spaces.Space) -> None:
     if not isinstance(space, _ARRAY_SPACES):
         raise TypeError(
-            f"reward-signal wrappers need an array observation space "
+            f"reward-function wrappers need an array observation space "
             f"({', '.join(s.__name__ for s in _ARRAY_SPACES)}), got {space}"
         )
 
 
-class RewardSignalWrapper(gym.Wrapper):
-    """Replace a single env's reward by a reward signal applied with batch size 1.
-
-    Each step calls ``signal([r], [terminated], [truncated], [obs], [next_obs])`` and returns
-    its value as the reward; the signal is reset when an episode ends and on ``reset()``.
+class RewardFunctionWrapper(gym.Wrapper):
+    """Replace a single env's reward by a reward function applied with batch size 1.
 
     Args:
         env: The env (array observations: Box, Discrete, MultiDiscrete or MultiBinary).
-        signal: A RewardSignal, a registry name (see ``make_reward_signal``), or a callable
-            ``fn(reward, terminated, truncated, obs, next_obs) -> (1,)``.
+        reward: A RewardFunction, a registry name, or a callable ``fn(tr) -> (1,)``.
 
     Example:
         >>> import gymnasium as gym
         >>> from snn_rl.envs.rewards import TerminalReward
-        >>> env = RewardSignalWrapper(gym.make("CartPole-v1"), TerminalReward(-1.0))
+        >>> env = RewardFunctionWrapper(gym.make("CartPole-v1"), TerminalReward(-1.0))
         >>> _ = env.reset(seed=0)
         >>> _, reward, terminated, _, info = env.step(0)
         >>> reward, info["env_reward"]
         (0.0, 1.0)
     """
 
-    def __init__(self, env: gym.Env, signal: SignalSpec) -> None:
+    def __init__(self, env: gym.Env, reward: RewardSpec) -> None:
         super().__init__(env)
         _check_obs_space(env.observation_space)
-        self.signal = make_reward_signal(signal)
+        self.reward_function = make_reward_function(reward)
         self._obs: np.ndarray | None = None
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
-        self.signal.reset()
         self._obs = np.asarray(obs)
         return obs, info
 
@@ -72,46 +68,46 @@ class RewardSignalWrapper(gym.Wrapper):
         if self._obs is None:
             raise RuntimeError("call reset() before step()")
         obs, reward, terminated, truncated, info = self.env.step(action)
-        value = self.signal(
-            np.array([reward], dtype=np.float64),
-            np.array([terminated]),
-            np.array([truncated]),
-            self._obs[None],
-            np.asarray(obs)[None],
+        tr = Transition.from_arrays(
+            obs=self._obs[None],
+            action=np.asarray(action)[None],
+            reward=np.array([reward], dtype=np.float64),
+            terminated=np.array([terminated]),
+            truncated=np.array([truncated]),
+            next_obs=np.asarray(obs)[None],
+            info={k: [v] for k, v in info.items()},
         )
-        if terminated or truncated:
-            self.signal.reset()
         self._obs = np.asarray(obs)
-        return obs, float(value[0]), terminated, truncated, {**info, "env_reward": reward}
+        value = float(self.reward_function(tr)[0])
+        return obs, value, terminated, truncated, {**info, "env_reward": reward}
 
 
-class VectorRewardSignalWrapper(VectorWrapper):
-    """Replace a vector env's rewards by a reward signal, autoreset-aware.
+class VectorRewardFunctionWrapper(VectorWrapper):
+    """Replace a vector env's rewards by a reward function, autoreset-aware.
 
-    With NEXT_STEP autoreset the dummy step after a done is passed as inactive (signal 0, no
-    state change); with SAME_STEP the true next observation of rows that ended is taken from
-    ``info["final_obs"]``. Rows whose episode ended are reset in the signal after each step.
-    Works with Gymnasium's numpy vector envs (the signal comes back as a numpy array) and
-    with the torch-native ones (it comes back as a tensor on the signal's device).
+    With NEXT_STEP autoreset the dummy step after a done is an inactive row (reward 0); with
+    SAME_STEP the true next observation of rows that ended is taken from
+    ``info["final_obs"]``. Works with Gymnasium's numpy vector envs (rewards come back as a
+    numpy array) and with the torch-native ones (they come back as tensors).
 
     Args:
         env: The vector env (array observations).
-        signal: A RewardSignal, a registry name, or a callable (see RewardSignalWrapper).
+        reward: A RewardFunction, a registry name, or a callable ``fn(tr) -> (B,)``.
 
     Example:
         >>> import gymnasium as gym
         >>> from snn_rl.envs.rewards import TerminalReward
         >>> envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="vector_entry_point")
-        >>> envs = VectorRewardSignalWrapper(envs, TerminalReward(-1.0))
+        >>> envs = VectorRewardFunctionWrapper(envs, TerminalReward(-1.0))
         >>> _ = envs.reset(seed=0)
         >>> envs.step(np.array([0, 1]))[1]
         array([0., 0.], dtype=float32)
     """
 
-    def __init__(self, env: VectorEnv, signal: SignalSpec) -> None:
+    def __init__(self, env: VectorEnv, reward: RewardSpec) -> None:
         super().__init__(env)
         _check_obs_space(env.single_observation_space)
-        self.signal = make_reward_signal(signal)
+        self.reward_function = make_reward_function(reward)
         self._mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         self._obs: Any = None
         self._prev_done: torch.Tensor | None = None
@@ -119,33 +115,39 @@ class VectorRewardSignalWrapper(VectorWrapper):
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        mask = None if options is None else options.get("reset_mask")
         obs, info = self.env.reset(seed=seed, options=options)
-        self.signal.reset(None if mask is None else self._flags(mask))
         self._obs = obs
-        self._prev_done = torch.zeros(self.num_envs, dtype=torch.bool, device=self.signal.device)
+        self._prev_done = torch.zeros(self.num_envs, dtype=torch.bool)
         return obs, info
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         if self._prev_done is None:
             raise RuntimeError("call reset() before step()")
         obs, reward, terminated, truncated, info = self.env.step(actions)
+        device = reward.device if isinstance(reward, torch.Tensor) else None
         next_obs, active = obs, None
         if self._mode is AutoresetMode.NEXT_STEP:
             active = ~self._prev_done
         elif self._mode is AutoresetMode.SAME_STEP:
             next_obs = _true_next_obs(obs, info)
-        value = self.signal(reward, terminated, truncated, self._obs, next_obs, active=active)
-        done = self._flags(terminated) | self._flags(truncated)
-        self.signal.reset(done if active is None else done & active)
-        self._prev_done = done
+        tr = Transition.from_arrays(
+            obs=self._obs,
+            action=actions,
+            reward=reward,
+            terminated=terminated,
+            truncated=truncated,
+            next_obs=next_obs,
+            active=active,
+            new_obs=obs,
+            info=info,
+            device=device,
+        )
+        value = self.reward_function(tr)
+        self._prev_done = (tr.done & tr.active).cpu()
         self._obs = obs
         if not isinstance(reward, torch.Tensor):
             value = value.cpu().numpy().astype(np.asarray(reward).dtype, copy=False)
         return obs, value, terminated, truncated, {**info, "env_reward": reward}
-
-    def _flags(self, value: Any) -> torch.Tensor:
-        return torch.as_tensor(value, device=self.signal.device).bool()
 
 
 def _true_next_obs(obs: Any, info: dict[str, Any]) -> Any:

@@ -17,7 +17,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from snn_rl._validation import check_int
+from snn_rl._validation import check_int, check_mask
 
 __all__ = ["TorchVectorEnv"]
 
@@ -189,9 +189,7 @@ class TorchVectorEnv(VectorEnv):
             ``(obs, info)`` with obs of shape ``(B, *obs_shape)`` and an empty info.
         """
         if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-                raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-            seed = int(seed)
+            seed = check_int("seed", seed, minimum=None)
         super().reset(seed=seed)
         if seed is not None:
             self._generator.manual_seed(seed)
@@ -292,13 +290,7 @@ class TorchVectorEnv(VectorEnv):
         return torch.where(mask, self._sample_initial(self.num_envs), state)
 
     def _as_mask(self, mask: Any) -> torch.Tensor:
-        mask = torch.as_tensor(mask, device=self.device)
-        if mask.shape != (self.num_envs,) or mask.dtype != torch.bool:
-            raise ValueError(
-                f"options['reset_mask'] must be a bool array of shape ({self.num_envs},), "
-                f"got shape {tuple(mask.shape)} dtype {mask.dtype}"
-            )
-        return mask
+        return check_mask(mask, self.num_envs, name="options['reset_mask']", device=self.device)
 
     def _as_action(self, actions: Any) -> torch.Tensor:
         space = self.single_action_space

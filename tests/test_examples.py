@@ -25,7 +25,7 @@ def test_two_layer_network_example_counts():
     assert torch.all(counts["output"] <= 400)
 
 
-def test_custom_reward_signal_example_learns_the_better_arm():
-    result = load("custom_reward_signal").run(pulls=800, seed=2)
+def test_custom_reward_example_learns_the_better_arm():
+    result = load("custom_reward").run(pulls=800)
     assert result["before"] < 0.3  # seed 2 starts on the arm that pays 0.2
     assert result["greedy_arm"] == 1 and result["after"] >= 0.7

@@ -230,7 +230,7 @@ def test_every_arm_of_a_seed_uses_the_same_evaluation_seed(tmp_path, monkeypatch
         ({"env_id": "CartPole-v9"}, r"unknown environment id .*registered ids: .*CartPole-v1"),
         ({"env_id": "Pendulum-v1", "algos": ["sac"]}, "no reward_threshold.*--threshold"),
         ({"seeds": [-1]}, "seeds"),
-        ({"eval_freq": 0}, "eval_freq must be a positive int"),
+        ({"eval_freq": 0}, "eval_freq must be >= 1"),
         ({"backend": "dask"}, "backend must be 'local' or 'ray'"),
     ],
 )
@@ -306,11 +306,11 @@ def test_overrides_reach_the_models_and_are_part_of_the_settings(tmp_path):
         total_timesteps=64,
         eval_freq=64,
         eval_episodes=1,
-        overrides={"mstdpet": {"pop_size": 4}},
+        overrides={"mstdpet": {"network.pop_size": 4}},
     )
     done = json.loads((out / "runs" / "mstdpet_0.done.json").read_text())
-    assert done["hyperparams"]["pop_size"] == 4
-    assert done["settings"]["overrides"] == {"pop_size": 4}
+    assert done["hyperparams"]["network"]["pop_size"] == 4
+    assert done["settings"]["overrides"] == {"network.pop_size": 4}
     with pytest.raises(ValueError, match="other settings"):
         compare(
             "CartPole-v1",

@@ -8,26 +8,29 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 
 import snn_rl.envs  # noqa: F401
-from snn_rl.agents import MSTDPETAgent, MSTDPETConfig
+from snn_rl.agents import MSTDPETAgent
 
 
-def small(env="CartPole-v1", **kw):
+def small(env="CartPole-v1", overrides=None, **kw):
     kw.setdefault("n_envs", 4)
     kw.setdefault("seed", 0)
     kw.setdefault("device", "cpu")
-    return MSTDPETAgent(env, **kw)
+    return MSTDPETAgent(env, overrides=overrides, **kw)
+
+
+def rule(agent):
+    return agent.learners[0].rule
 
 
 def test_tuned_defaults_are_applied_and_overridable():
     agent = small()
-    assert agent.config.encoder["n_per_dim"] == [3, 3, 6, 5]
+    assert agent.config.encoder.n_per_dim == (3, 3, 6, 5)
     assert agent.policy.encoder.out_features == 270
     assert agent.policy.output.shape == (20,)
-    assert agent.rule.param_groups[0]["a_post"] == 0.0
-    other = small(a_post=0.5, pop_size=4)
-    assert other.rule.param_groups[0]["a_post"] == 0.5
+    assert rule(agent).param_groups[0]["a_post"] == 0.0
+    other = small(overrides={"rule.a_post": 0.5, "network.pop_size": 4})
+    assert rule(other).param_groups[0]["a_post"] == 0.5
     assert other.policy.output.shape == (8,)
-    assert MSTDPETConfig.resolve("Acrobot-v1", {}).n_envs >= 1
 
 
 def test_evaluate_policy_works_on_the_agent():
@@ -57,10 +60,8 @@ def test_learn_smoke_on_pendulum_box_actions():
 
 
 def test_learn_on_torch_native_vector_env():
-    # the torch-native twin takes CartPole-v1's tuned hyperparameters (it has none of its own)
-    assert MSTDPETConfig.resolve("snn_rl/CartPole-v1", {}) == MSTDPETConfig.resolve(
-        "CartPole-v1", {}
-    )
+    # the torch-native twin takes CartPole-v1's tuned configuration (it has none of its own)
+    assert small("snn_rl/CartPole-v1").config == small("CartPole-v1").config
     agent = small("snn_rl/CartPole-v1")
     agent.learn(64)
     assert agent.num_timesteps >= 64
@@ -140,7 +141,7 @@ def test_save_load_round_trip_predicts_identically(tmp_path):
     )
     assert loaded.num_timesteps == agent.num_timesteps and loaded.get_env() is None
     data = torch.load(path, weights_only=True)  # no pickled code needed
-    assert data["algo"] == "MSTDPETAgent"
+    assert data["algo"] == "mstdpet"
 
 
 def test_resumed_training_equals_uninterrupted(tmp_path):
@@ -161,8 +162,9 @@ def test_resumed_training_equals_uninterrupted(tmp_path):
         a.policy.state_dict().items(), b.policy.state_dict().values(), strict=True
     ):
         assert torch.equal(va, vb), k
-    sa, sb = a.reward_signal.state_dict(), b.reward_signal.state_dict()
+    sa, sb = a.critic.state_dict(), b.critic.state_dict()
     assert torch.equal(sa["weight"], sb["weight"])
+    assert a._episode_num == b._episode_num > 0
 
 
 def test_load_errors(tmp_path):
@@ -188,16 +190,23 @@ def test_bad_inputs():
         small().learn(-1)
     with pytest.raises(TypeError, match="total_timesteps must be an int"):
         small().learn(1.5)
-    with pytest.raises(ValueError, match="unknown MSTDPETAgent hyperparameters"):
-        small(learning_rate=0.1)
+    with pytest.raises(ValueError, match="learning_rate is not a field of MSTDPETConfig"):
+        small(overrides={"learning_rate": 0.1})
     with pytest.raises(ValueError, match="unknown environment id"):
         small("NoSuchEnv-v9")
-    with pytest.raises(ValueError, match="unknown reward signal"):
-        small(reward_signal="nope")
-    with pytest.raises(ValueError, match="n_envs must be a positive int"):
+    with pytest.raises(
+        ValueError, match=r"reward.type must be one of \['env', 'sum', 'terminal'\]"
+    ):
+        small(reward="nope")
+    with pytest.raises(ValueError, match="n_envs must be >= 1"):
         small(n_envs=0)
     with pytest.raises(ValueError, match="device"):
         small(device="tpu")
+    with pytest.raises(TypeError, match="seed must be an int"):
+        small(seed=1.5)
+    agent = small()
+    with pytest.raises(ValueError, match=r"episode_start must have shape \(2,\)"):
+        agent.predict(np.zeros((2, 4), np.float32), episode_start=np.zeros(3, bool))
 
 
 class _DictObsEnv(gym.Env):
@@ -235,25 +244,9 @@ class _NaNEnv(gym.Env):
 
 @pytest.mark.parametrize("where", ["obs", "reward"])
 def test_nan_from_the_env_raises(where):
-    agent = MSTDPETAgent(_NaNEnv(where), seed=0, device="cpu", reward_signal="env")
+    agent = MSTDPETAgent(_NaNEnv(where), seed=0, device="cpu", overrides={"critic": "none"})
     with pytest.raises(ValueError, match="NaN"):
         agent.learn(20)
-
-
-def test_hidden_layers_and_fede_feature_layer():
-    agent = small(hidden_sizes=[16], feature_layer={"size": 12, "lr": 0.01})
-    layers = list(agent.policy.network.layer_state_dict())
-    assert layers == ["features", "hidden0", "output"]
-    assert set(agent.rule.state) == {"hidden0", "output"}  # MSTDPET: all but the features
-    assert agent.feature_rule is not None
-    before = agent.policy.network.connections["features"].weight.clone()
-    agent.learn(200)
-    after = agent.policy.network.connections["features"].weight
-    assert torch.isfinite(after).all() and not torch.equal(before, after)
-    path_state = agent._checkpoint()
-    assert path_state["feature_rule"] is not None
-    with pytest.raises(ValueError, match="feature_layer needs 'size'"):
-        small(feature_layer={"lr": 0.1})
 
 
 def test_nan_is_caught_by_the_accumulated_device_check():
@@ -269,12 +262,9 @@ def test_nan_is_caught_by_the_accumulated_device_check():
             return obs * float("nan") if NaNAfterThree.calls > 3 else obs
 
     env = NaNAfterThree(2, autoreset_mode="SAME_STEP")
+    encoder = small().config.encoder  # CartPole's bounds: the env instance names no env id
     agent = MSTDPETAgent(
-        env,
-        seed=0,
-        device="cpu",
-        reward_signal="env",
-        encoder=MSTDPETConfig.resolve("CartPole-v1", {}).encoder,
+        env, seed=0, device="cpu", overrides={"critic": "none", "encoder": encoder}
     )
     agent._driver.check_every = 4
     with pytest.raises(ValueError, match="checked every 4 steps"):
@@ -289,12 +279,12 @@ def test_user_network_trains_saves_and_needs_an_equivalent_network_to_load(tmp_p
         net = SNNNetwork()
         inp, hid, out = IFNeuron(270), LIFNeuron(32, v_min=0.0), LIFNeuron(20, v_min=0.0)
         g = torch.Generator().manual_seed(0)
-        net.add_layer("hidden", Linear(270, 32, weight=0.3), inp, hid)
-        net.add_layer("out", Linear(32, 20, generator=g), hid, out)
+        net.add_layer("hidden", Linear(270, 32, weight=0.3), inp, hid, role="readout")
+        net.add_layer("out", Linear(32, 20, generator=g), hid, out, role="readout")
         return net
 
     agent = small(network=make())
-    assert set(agent.rule.state) == {"hidden", "out"}
+    assert set(rule(agent).state) == {"hidden", "out"}
     agent.learn(100)
     path = agent.save(tmp_path / "custom.zip")
     with pytest.raises(ValueError, match="pass network="):
@@ -305,4 +295,4 @@ def test_user_network_trains_saves_and_needs_an_equivalent_network_to_load(tmp_p
         agent.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0]
     )
     with pytest.raises(ValueError, match=r"must have shape \(8,\) = 2 x pop_size 4, got \(20,\)"):
-        small(network=make(), pop_size=4)
+        small(network=make(), overrides={"network.pop_size": 4})

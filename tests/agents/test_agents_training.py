@@ -7,21 +7,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from stable_baselines3.common.callbacks import (
-    CallbackList,
-    CheckpointCallback,
-    EvalCallback,
-    StopTrainingOnRewardThreshold,
-)
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.monitor import Monitor
 
 import snn_rl.envs  # noqa: F401
 from snn_rl.agents import MSTDPETAgent, evaluate
 from snn_rl.agents.callbacks import ScheduledEvaluation
 from snn_rl.agents.cli import main as cli
 from snn_rl.agents.report import first_reach, sustained_from
-from snn_rl.envs.rewards import FunctionReward
 
 
 def test_reward_of_step_t_modulates_the_eligibility_of_action_t():
@@ -30,74 +22,38 @@ def test_reward_of_step_t_modulates_the_eligibility_of_action_t():
     seen = {}
     updates = []
 
-    def signal(reward, terminated, truncated, obs, next_obs):
-        rule = seen["agent"].rule
+    def modulator(tr):
+        rule = seen["agent"].learners[0].rule
         seen["e"] = rule.state["output"]["e_trace"].clone()
         seen["w"] = seen["agent"].policy.network.connections["output"].weight.clone()
         seen["updates_at_signal"] = len(updates)
-        return torch.linspace(-1.0, 1.0, reward.shape[0])
+        return torch.linspace(-1.0, 1.0, tr.num_envs)
 
     agent = MSTDPETAgent(
         "CartPole-v1",
         n_envs=3,
         seed=0,
         device="cpu",
-        reward_signal=FunctionReward(signal),
-        w_min=-100.0,
-        w_max=100.0,
-        lr=0.5,
+        reward=modulator,
+        overrides={"critic": "none", "rule": {"w_min": -100.0, "w_max": 100.0, "lr": 0.5}},
     )
     seen["agent"] = agent
-    original = agent.rule.update_state
+    learner = agent.learners[0]
+    original = learner.after_sim_step
 
     def counting_update():
         updates.append(1)
         original()
 
-    agent.rule.update_state = counting_update
+    learner.after_sim_step = counting_update
     agent.learn(3)  # one vector step of 3 envs
     cfg = agent.config
-    assert seen["updates_at_signal"] == cfg.decision_steps + cfg.feedback_steps
+    assert seen["updates_at_signal"] == cfg.windows.decision_steps + cfg.windows.feedback_steps
     w_after = agent.policy.network.connections["output"].weight
     r = torch.linspace(-1.0, 1.0, 3).view(3, 1, 1)
-    expected = seen["w"] + cfg.lr * (r * seen["e"]).mean(0)
+    expected = seen["w"] + cfg.rule.lr * (r * seen["e"]).mean(0)
     assert torch.allclose(w_after, expected, atol=1e-6)
     assert seen["e"].abs().sum() > 0
-
-
-def test_sb3_callbacks_work_with_the_agent(tmp_path):
-    agent = MSTDPETAgent("CartPole-v1", n_envs=4, seed=0, device="cpu")
-    eval_env = Monitor(gym.make("CartPole-v1"))
-    stop = StopTrainingOnRewardThreshold(reward_threshold=0.0, verbose=0)
-    eval_cb = EvalCallback(
-        eval_env,
-        eval_freq=20,
-        n_eval_episodes=2,
-        callback_on_new_best=stop,
-        best_model_save_path=str(tmp_path / "best"),
-        warn=False,
-        verbose=0,
-    )
-    ckpt = CheckpointCallback(save_freq=10, save_path=str(tmp_path / "ckpt"), name_prefix="m")
-    agent.learn(10_000, callback=CallbackList([ckpt, eval_cb]))
-    assert agent.num_timesteps <= 20 * 4  # stopped at the first evaluation
-    assert (tmp_path / "best" / "best_model.zip").is_file()
-    saved = sorted((tmp_path / "ckpt").glob("m_*_steps.zip"))
-    assert saved
-    loaded = MSTDPETAgent.load(saved[-1], device="cpu")
-    assert loaded.num_timesteps > 0
-
-
-def test_callable_callback_can_stop_training():
-    agent = MSTDPETAgent("CartPole-v1", n_envs=2, seed=0, device="cpu")
-    calls = []
-
-    def callback(locals_, globals_):
-        calls.append(locals_["self"].num_timesteps)
-        return len(calls) < 5
-
-    agent.learn(1000, callback=callback)
-    assert len(calls) == 5 and agent.num_timesteps == calls[-1] <= 10
 
 
 def test_logger_records_learning_and_plasticity_keys(tmp_path):
@@ -118,8 +74,9 @@ def test_logger_records_learning_and_plasticity_keys(tmp_path):
         "snn/eligibility_abs/output",
         "snn/mean_abs_dw",
         "snn/weight_norm/output",
-        "reward_signal/mean",
-        "reward_signal/std",
+        "modulator/mean",
+        "modulator/std",
+        "train/learning_rate",
     ):
         assert key in keys, key
     last = rows[-1]

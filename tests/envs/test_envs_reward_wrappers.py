@@ -1,4 +1,4 @@
-"""Reward-signal wrappers for single and vector envs."""
+"""Reward-function wrappers for single and vector envs."""
 
 import gymnasium as gym
 import numpy as np
@@ -7,18 +7,17 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from snn_rl.envs import (
+    EnvReward,
     FunctionReward,
-    RewardPredictionError,
-    RewardSignalWrapper,
-    TDError,
+    RewardFunctionWrapper,
     TerminalReward,
     TorchCartPoleVec,
-    VectorRewardSignalWrapper,
+    VectorRewardFunctionWrapper,
 )
 
 
 def test_single_env_terminal_shaping_and_env_reward_in_info():
-    env = RewardSignalWrapper(gym.make("CartPole-v1"), TerminalReward(-1.0))
+    env = RewardFunctionWrapper(gym.make("CartPole-v1"), TerminalReward(-1.0))
     env.reset(seed=0)
     rewards, terminated = [], False
     while not terminated:
@@ -26,49 +25,36 @@ def test_single_env_terminal_shaping_and_env_reward_in_info():
         rewards.append(reward)
         assert info["env_reward"] == 1.0 and not truncated
     assert rewards[-1] == -1.0 and set(rewards[:-1]) == {0.0} and len(rewards) > 3
+    with pytest.raises(TypeError, match="array observation space"):
+        RewardFunctionWrapper(gym.make("Blackjack-v1"), TerminalReward())
 
 
-def test_single_env_rpe_numbers_and_callable():
-    env = RewardSignalWrapper(gym.make("CartPole-v1"), RewardPredictionError(alpha=0.5))
-    env.reset(seed=0)
-    assert [env.step(0)[1] for _ in range(3)] == [1.0, 0.5, 0.25]
-    env = RewardSignalWrapper(
-        gym.make("MountainCar-v0"), lambda r, te, tr, o, o2: o2[:, 0] - o[:, 0]
-    )
+def test_single_env_callable_sees_obs_next_obs_and_action():
+    seen = []
+
+    def progress(tr):
+        seen.append(int(tr.action[0]))
+        return tr.next_obs[:, 0] - tr.obs[:, 0]
+
+    env = RewardFunctionWrapper(gym.make("MountainCar-v0"), progress)
     obs, _ = env.reset(seed=0)
     next_obs, reward, *_ = env.step(2)
     assert reward == pytest.approx(float(next_obs[0] - obs[0]), abs=1e-6)
-
-
-def test_single_env_resets_the_signal_at_episode_end():
-    features = lambda obs: obs.float()  # noqa: E731
-    env = RewardSignalWrapper(gym.make("CartPole-v1"), TDError(features, feature_norm_sq=1.0))
-    env.reset(seed=0)
-    terminated = False
-    while not terminated:
-        terminated = env.step(1)[2]
-        if not terminated:
-            assert env.signal.e_trace is not None
-    assert env.signal.e_trace is None
-    with pytest.raises(TypeError, match="array observation space"):
-        RewardSignalWrapper(gym.make("Blackjack-v1"), TerminalReward())
+    assert seen == [2]
 
 
 def test_vector_next_step_dummy_rows_are_inactive():
-    """Per-env RPE with alpha=1 tracks the last reward: CartPole's +1 gives 1, then 0 forever.
-
-    If a dummy step (env reward 0) counted, its row would show -1 and then +1.
-    """
+    """A dummy step after a done (env reward 0) gives 0 whatever the function says."""
     envs = gym.make_vec("CartPole-v1", num_envs=3, vectorization_mode="vector_entry_point")
-    envs = VectorRewardSignalWrapper(envs, RewardPredictionError(alpha=1.0, per_env=True))
+    envs = VectorRewardFunctionWrapper(
+        envs, EnvReward(scale=1.0) + FunctionReward(lambda t: t.reward * 0 + 5)
+    )
     envs.reset(seed=0)
-    first = envs.step(np.array([1, 1, 1]))[1]
-    np.testing.assert_array_equal(first, [1.0, 1.0, 1.0])
-    dummies = 0
-    done = np.zeros(3, dtype=bool)
+    dummies, done = 0, np.zeros(3, dtype=bool)
     for _ in range(60):
         _, signal, terminated, truncated, info = envs.step(np.array([1, 0, 1]))
-        np.testing.assert_array_equal(signal, np.zeros(3))
+        np.testing.assert_array_equal(signal[done], 0.0)
+        np.testing.assert_array_equal(signal[~done], 6.0)
         dummies += int(done.sum())
         assert np.all(info["env_reward"][done] == 0.0)
         done = terminated | truncated
@@ -76,8 +62,8 @@ def test_vector_next_step_dummy_rows_are_inactive():
 
 
 def test_vector_same_step_uses_final_obs():
-    def record_x(reward, terminated, truncated, obs, next_obs):
-        return next_obs[:, 0]
+    def record_x(tr):
+        return tr.next_obs[:, 0]
 
     for envs in (
         gym.make_vec(
@@ -88,7 +74,7 @@ def test_vector_same_step_uses_final_obs():
         ),
         TorchCartPoleVec(2, autoreset_mode=AutoresetMode.SAME_STEP),
     ):
-        wrapped = VectorRewardSignalWrapper(envs, FunctionReward(record_x))
+        wrapped = VectorRewardFunctionWrapper(envs, FunctionReward(record_x))
         wrapped.reset(seed=0)
         ends = 0
         for _ in range(40):
@@ -101,7 +87,7 @@ def test_vector_same_step_uses_final_obs():
 
 
 def test_vector_wrapper_on_torch_env_returns_tensors():
-    wrapped = VectorRewardSignalWrapper(TorchCartPoleVec(2), "terminal")
+    wrapped = VectorRewardFunctionWrapper(TorchCartPoleVec(2), "terminal")
     wrapped.reset(seed=0)
     signal = wrapped.step(torch.tensor([1, 1]))[1]
     assert isinstance(signal, torch.Tensor)

@@ -1,0 +1,92 @@
+"""Learners: learning rules bound to the network layers of one role, with their timing.
+
+The agent loop calls every learner the same way:
+
+* ``after_sim_step()`` after each simulation step of both windows;
+* ``after_env_step(signal, progress)`` once per env step, with the critic's modulator
+  ``(B,)`` and the progress of the ``learn`` call in [0, 1];
+* ``reset(mask)`` where episodes ended (``mask=None``: every row, at the start of ``learn``).
+
+:class:`ReadoutLearner` runs a reward-modulated rule (MSTDPET) on the layers declared
+``"readout"``: eligibility after every simulation step, the weight step once per env step.
+:class:`FeatureLearner` runs an unsupervised rule (FedeSTDP) on the layers declared
+``"features"``: a weight step after every simulation step, no reward.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from snn_rl.agents.sections import ScheduleConfig
+from snn_rl.learning import LearningRule
+
+__all__ = ["FeatureLearner", "Learner", "ReadoutLearner"]
+
+
+class Learner:
+    """Base: a rule and the layers it trains (see the module docstring)."""
+
+    role: str = ""
+
+    def __init__(self, rule: LearningRule) -> None:
+        self.rule = rule
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [name for name, _, _ in self.rule.layers()]
+
+    def after_sim_step(self) -> None: ...
+
+    def after_env_step(self, signal: Tensor, progress: float) -> None: ...
+
+    def reset(self, mask: Tensor | None = None) -> None:
+        self.rule.reset_state(mask=mask)
+
+    def eligibility(self) -> dict[str, Tensor]:
+        """Per layer, the eligibility the rule keeps (none for stateless rules)."""
+        return {name: st["e_trace"] for name, st in self.rule.state.items() if "e_trace" in st}
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.rule.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rule.load_state_dict(state)
+
+    def record(self, logger: Any) -> None:
+        """Write this learner's schedule values to an SB3 logger."""
+
+
+class ReadoutLearner(Learner):
+    """A reward-modulated rule: ``update_state`` per simulation step, ``step(signal)`` per
+    env step, the learning rate from ``schedule`` (constant without ``lr_final``)."""
+
+    role = "readout"
+
+    def __init__(self, rule: LearningRule, schedule: ScheduleConfig | None = None) -> None:
+        super().__init__(rule)
+        self.schedule = schedule or ScheduleConfig()
+        self.initial_lr = rule.param_groups[0]["lr"]
+
+    def after_sim_step(self) -> None:
+        self.rule.update_state()
+
+    def after_env_step(self, signal: Tensor, progress: float) -> None:
+        lr = self.schedule.lr(self.initial_lr, progress)
+        if lr is not None:
+            for group in self.rule.param_groups:
+                group["lr"] = lr
+        self.rule.step(signal)
+
+    def record(self, logger: Any) -> None:
+        logger.record("train/learning_rate", self.rule.param_groups[0]["lr"])
+
+
+class FeatureLearner(Learner):
+    """An unsupervised rule: ``step()`` after every simulation step, never a reward."""
+
+    role = "features"
+
+    def after_sim_step(self) -> None:
+        self.rule.step()

@@ -1,0 +1,320 @@
+"""Configuration sections of spiking agents, each with the part it builds.
+
+=================  =================================================================
+section            builds
+=================  =================================================================
+EncoderConfig      the observation code (Gaussian population or grid code, one-hot)
+FeatureLayerConfig one FedeSTDP-trained layer of Fede neurons (role ``"features"``)
+NetworkConfig      input IF population -> [feature layers] -> hidden LIF -> output LIF
+WindowConfig       the decision and efference-copy windows of one env step
+RuleConfig         the MSTDPET rule of the readout layers (role ``"readout"``)
+ScheduleConfig     the readout learning-rate schedule over a ``learn`` call
+ExplorationConfig  the exploration of the policy and its schedule
+=================  =================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import gymnasium as gym
+import torch
+from torch import nn
+
+from snn_rl import FedeNeuron, IFNeuron, LIFNeuron, Linear, SNNNetwork
+from snn_rl.agents.config import Section
+from snn_rl.encoding import ConjunctiveGaussianEncoder, GaussianPopulationEncoder, OneHotEncoder
+from snn_rl.learning import MSTDPET, FedeSTDP
+
+__all__ = [
+    "EncoderConfig",
+    "ExplorationConfig",
+    "FeatureLayerConfig",
+    "NetworkConfig",
+    "NeuronConfig",
+    "RuleConfig",
+    "ScheduleConfig",
+    "WindowConfig",
+    "linear_schedule",
+]
+
+
+def linear_schedule(initial: float, final: float, fraction: float, progress: float) -> float:
+    """``initial`` -> ``final`` linearly over the first ``fraction`` of training, then
+    ``final`` (``fraction == 0``: ``final`` throughout)."""
+    if fraction <= 0.0:
+        return final
+    return initial + min(progress / fraction, 1.0) * (final - initial)
+
+
+@dataclass(frozen=True)
+class EncoderConfig(Section):
+    """The observation code.
+
+    ``type``: ``"onehot"`` for Discrete spaces; for Box, ``"gaussian"`` (one population of
+    ``n_per_dim`` Gaussian receptive fields per dimension) or ``"conjunctive"`` (a grid of
+    products over all dimensions); ``"auto"`` picks one-hot for Discrete, the grid with 5
+    centres per dimension up to 4 dimensions and 3 up to 6, else Gaussian populations of 10.
+    ``low``/``high`` replace the space's bounds (needed where they are infinite).
+    """
+
+    type: Literal["auto", "conjunctive", "gaussian", "onehot"] = "auto"
+    n_per_dim: int | tuple[int, ...] | None = None
+    low: tuple[float, ...] | None = None
+    high: tuple[float, ...] | None = None
+    sigma_scale: float = 0.5
+    clip: bool = True
+
+    def validate(self) -> None:
+        if self.sigma_scale <= 0:
+            raise ValueError(f"sigma_scale must be > 0, got {self.sigma_scale}")
+
+    def build(self, space: gym.spaces.Space) -> nn.Module:
+        if isinstance(space, gym.spaces.Discrete):
+            if self.type not in ("auto", "onehot"):
+                raise ValueError(
+                    f"encoder.type: a Discrete observation space needs 'onehot', got {self.type!r}"
+                )
+            return OneHotEncoder(int(space.n), start=int(space.start))
+        if self.type == "onehot":
+            raise ValueError(
+                f"encoder.type 'onehot' needs a Discrete observation space, got {space}"
+            )
+        dims = int(space.shape[0])
+        kind, n_per_dim = self.type, self.n_per_dim
+        if kind == "auto":
+            kind = "conjunctive" if dims <= 6 else "gaussian"
+            if n_per_dim is None:
+                n_per_dim = 5 if dims <= 4 else 3 if kind == "conjunctive" else 10
+        if n_per_dim is None:
+            raise ValueError(f"encoder.n_per_dim is needed for encoder.type {kind!r}")
+        cls = ConjunctiveGaussianEncoder if kind == "conjunctive" else GaussianPopulationEncoder
+        low = None if self.low is None else list(self.low)
+        high = None if self.high is None else list(self.high)
+        try:
+            return cls.from_space(
+                space, n_per_dim, low=low, high=high, sigma_scale=self.sigma_scale, clip=self.clip
+            )
+        except ValueError as err:
+            raise ValueError(
+                f"encoder: {err} (give bounds in the config: encoder.low and encoder.high)"
+            ) from err
+
+
+@dataclass(frozen=True)
+class FeatureLayerConfig(Section):
+    """One layer of ``size`` Fede neurons trained by FedeSTDP without reward.
+
+    ``lr``, ``w_init``, ``a``: the rule's; ``thresh``, ``tau_v``: the neurons' threshold and
+    membrane time constant. Weights start at ``w_init``.
+    """
+
+    size: int
+    lr: float = 1e-3
+    w_init: float = 1.5
+    a: float = 0.0
+    thresh: float = 1.0
+    tau_v: float = 5.0
+
+    def validate(self) -> None:
+        if self.size < 1:
+            raise ValueError(f"size must be >= 1, got {self.size}")
+        if self.lr <= 0 or self.tau_v <= 0:
+            raise ValueError(f"lr and tau_v must be > 0, got {self.lr} and {self.tau_v}")
+        if not 0.0 <= self.a < 1.0:
+            raise ValueError(f"a must lie in [0, 1), got {self.a}")
+
+
+@dataclass(frozen=True)
+class NeuronConfig(Section):
+    """The LIF neurons of the hidden and output layers ("linear" updates)."""
+
+    decay_v: float = 0.8
+    decay_t: float = 0.8
+    thresh: float = 1.0
+    v_min: float | None = 0.0
+
+    def validate(self) -> None:
+        for name in ("decay_v", "decay_t"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class NetworkConfig(Section):
+    """The default network: IF inputs -> [feature layers] -> hidden LIF layers -> output LIF.
+
+    The output has ``pop_size`` neurons per action (Discrete) or per action dimension (Box).
+    Hidden and output weights start normal(``weight_init_mean``, ``weight_init_std``).
+    """
+
+    hidden_sizes: tuple[int, ...] = ()
+    pop_size: int = 10
+    neuron: NeuronConfig = field(default_factory=NeuronConfig)
+    weight_init_mean: float = 0.3
+    weight_init_std: float = 0.1
+
+    def validate(self) -> None:
+        if any(h < 1 for h in self.hidden_sizes):
+            raise ValueError(f"hidden_sizes must be ints >= 1, got {list(self.hidden_sizes)}")
+        if self.pop_size < 1:
+            raise ValueError(f"pop_size must be >= 1, got {self.pop_size}")
+        if self.weight_init_std < 0:
+            raise ValueError(f"weight_init_std must be >= 0, got {self.weight_init_std}")
+
+    def build(
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        features: tuple[FeatureLayerConfig, ...],
+        generator: torch.Generator,
+    ) -> SNNNetwork:
+        """The network, with layer roles declared: feature layers ``"features"``, the rest
+        ``"readout"``.
+
+        With feature layers the input trace is normalised (``alpha_t = 1 - decay_t``, so it
+        approaches the input rate): Fede forcing compares ``sum_i w_i s_i`` with
+        ``sum_i x_i``, and with weights near ``w_init`` it is positive only for traces of
+        that scale.
+        """
+        net = SNNNetwork()
+        cell = self.neuron
+        lif = {"thresh": cell.thresh, "decay_v": cell.decay_v, "decay_t": cell.decay_t}
+        alpha_t = 1.0 - cell.decay_t if features else 1.0
+        pre = IFNeuron(n_inputs, thresh=1.0, alpha_t=alpha_t, decay_t=cell.decay_t)
+        size = n_inputs
+        for i, feat in enumerate(features):
+            post = FedeNeuron(feat.size, thresh=feat.thresh, tau_v=feat.tau_v)
+            name = "features" if len(features) == 1 else f"features{i}"
+            conn = Linear(size, feat.size, generator=generator)
+            net.add_layer(name, conn, pre, post, role="features")
+            conn.reset_weights("constant", feat.w_init)
+            pre, size = post, feat.size
+        for i, hidden in enumerate(self.hidden_sizes):
+            post = LIFNeuron(hidden, v_min=cell.v_min, **lif)
+            net.add_layer(
+                f"hidden{i}", Linear(size, hidden, generator=generator), pre, post, role="readout"
+            )
+            pre, size = post, hidden
+        out = LIFNeuron(n_outputs, v_min=cell.v_min, **lif)
+        net.add_layer(
+            "output", Linear(size, n_outputs, generator=generator), pre, out, role="readout"
+        )
+        for name in net.layer_state_dict(role="readout"):
+            net.connections[name].reset_weights(
+                "normal", self.weight_init_mean, self.weight_init_std, generator=generator
+            )
+        return net
+
+
+@dataclass(frozen=True)
+class WindowConfig(Section):
+    """One env step: ``decision_steps`` simulation steps decide, then ``feedback_steps``
+    steps drive the chosen action's population with ``+feedback_current`` (the others with
+    ``-feedback_current``), so the eligibility credits the action actually taken."""
+
+    decision_steps: int = 5
+    feedback_steps: int = 5
+    feedback_current: float = 2.0
+
+    def validate(self) -> None:
+        if self.decision_steps < 1:
+            raise ValueError(f"decision_steps must be >= 1, got {self.decision_steps}")
+        if self.feedback_steps < 0:
+            raise ValueError(f"feedback_steps must be >= 0, got {self.feedback_steps}")
+
+
+@dataclass(frozen=True)
+class RuleConfig(Section):
+    """MSTDPET of the readout layers: ``E <- e_trace_decay * E + a_pre * x (x) z - a_post *
+    s (x) y`` per simulation step, ``W <- clamp(W + lr * mean_b(delta_b E_b), w_min, w_max)``
+    per env step, with ``delta`` the critic's modulator."""
+
+    a_pre: float = 1.0
+    a_post: float = 0.0
+    lr: float = 0.01
+    e_trace_decay: float = 0.97793
+    w_min: float | None = -3.0
+    w_max: float | None = 3.0
+
+    def validate(self) -> None:
+        if self.lr < 0:
+            raise ValueError(f"lr must be >= 0, got {self.lr}")
+        if self.a_pre < 0 or self.a_post < 0:
+            raise ValueError(f"a_pre and a_post must be >= 0, got {self.a_pre}, {self.a_post}")
+        if not 0.0 <= self.e_trace_decay <= 1.0:
+            raise ValueError(f"e_trace_decay must lie in [0, 1], got {self.e_trace_decay}")
+        if self.w_min is not None and self.w_max is not None and self.w_min >= self.w_max:
+            raise ValueError(f"w_min must be < w_max, got {self.w_min} and {self.w_max}")
+
+    def build(self, layers: dict) -> MSTDPET:
+        return MSTDPET(
+            layers,
+            a_pre=self.a_pre,
+            a_post=self.a_post,
+            lr=self.lr,
+            e_trace_decay=self.e_trace_decay,
+            w_min=self.w_min,
+            w_max=self.w_max,
+            per_env=True,
+        )
+
+
+def build_feature_rule(layers: dict, features: tuple[FeatureLayerConfig, ...]) -> FedeSTDP:
+    """One FedeSTDP rule, one parameter group per feature layer (in layer order)."""
+    groups = [
+        {"layers": {name: layer}, "lr": feat.lr, "w_init": feat.w_init, "a": feat.a}
+        for (name, layer), feat in zip(layers.items(), features, strict=True)
+    ]
+    first = features[0]
+    return FedeSTDP(groups, lr=first.lr, w_init=first.w_init, a=first.a)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig(Section):
+    """The readout learning rate over each ``learn`` call: ``rule.lr`` annealed linearly to
+    ``lr_final`` over the first ``lr_fraction`` of the call (``lr_final`` None: constant)."""
+
+    lr_final: float | None = None
+    lr_fraction: float = 1.0
+
+    def validate(self) -> None:
+        if self.lr_final is not None and self.lr_final < 0:
+            raise ValueError(f"lr_final must be >= 0 or None, got {self.lr_final}")
+        if not 0.0 <= self.lr_fraction <= 1.0:
+            raise ValueError(f"lr_fraction must lie in [0, 1], got {self.lr_fraction}")
+
+    def lr(self, initial: float, progress: float) -> float | None:
+        """The learning rate at ``progress`` in [0, 1], or None when it stays ``initial``."""
+        if self.lr_final is None:
+            return None
+        fraction = self.lr_fraction if self.lr_fraction > 0 else 0.0
+        return linear_schedule(initial, self.lr_final, fraction, progress)
+
+
+@dataclass(frozen=True)
+class ExplorationConfig(Section):
+    """Exploration of the policy (kept apart from learning).
+
+    Discrete actions: ``"epsilon"``-greedy with epsilon going linearly from ``initial_eps``
+    to ``final_eps`` over the first ``fraction`` of each ``learn`` call, or ``"softmax"``
+    sampling of the population counts at ``temperature``. Box actions: Gaussian noise of
+    std ``eps * (high - low)`` on the population-vector action, with the same schedule.
+    """
+
+    type: Literal["epsilon", "softmax"] = "epsilon"
+    initial_eps: float = 0.1
+    final_eps: float = 0.1
+    fraction: float = 0.0
+    temperature: float = 2.0
+
+    def validate(self) -> None:
+        for name in ("initial_eps", "final_eps", "fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+
+    def rate(self, progress: float) -> float:
+        return linear_schedule(self.initial_eps, self.final_eps, self.fraction, progress)
