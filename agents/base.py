@@ -42,26 +42,24 @@ from stable_baselines3.common.utils import configure_logger
 from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 from torch import Tensor
 
-from snn_rl import SNNNetwork, __version__
+from snn_rl import SNNNetwork
 from snn_rl._validation import check_bool, check_int, check_mask
-from snn_rl.agents._io import atomic_write
 from snn_rl.agents.callbacks import MaybeCallback, make_callback, reads_step_locals
+from snn_rl.agents.checkpoint import PARTS, load_checkpoint, read_checkpoint, save_checkpoint
 from snn_rl.agents.config import AgentConfig, ConfigError
 from snn_rl.agents.critics import Critic
-from snn_rl.agents.diagnostics import Diagnostics
+from snn_rl.agents.diagnostics import Diagnostics, EpisodeStats
 from snn_rl.agents.env_util import as_vector_env, resolve_device
 from snn_rl.agents.learners import Learner
 from snn_rl.agents.policy import SpikingPolicy
-from snn_rl.agents.registry import AGENTS, agent_class, tuned_settings
-from snn_rl.agents.spaces import check_spaces, space_from_dict, space_to_dict, spaces_match
+from snn_rl.agents.registry import tuned_settings
+from snn_rl.agents.spaces import check_spaces, spaces_match
 from snn_rl.envs.driver import VecEnvDriver
-from snn_rl.envs.rewards import FunctionReward, RewardFunction, make_reward_function
+from snn_rl.envs.rewards import RewardFunction, make_reward_function
 from snn_rl.envs.transition import Transition
 
 __all__ = ["AgentParts", "SpikingAgent"]
 
-CHECKPOINT_FORMAT = "snn-rl-agent"
-CHECKPOINT_VERSION = 2
 RewardSpec = str | RewardFunction | Callable[[Transition], Any]
 
 
@@ -72,43 +70,6 @@ class AgentParts:
     policy: SpikingPolicy
     critic: Critic
     learners: list[Learner]
-
-
-class _EpisodeStats:
-    """Returns and lengths of the last ``size`` finished episodes, kept on the device.
-
-    Updating never synchronises with the host (no boolean indexing); reading does.
-    """
-
-    def __init__(self, n_envs: int, device: torch.device, size: int = 100) -> None:
-        self.size = size
-        self.ret = torch.zeros(n_envs, dtype=torch.float64, device=device)
-        self.len = torch.zeros(n_envs, dtype=torch.long, device=device)
-        self.buf_ret = torch.zeros(size + 1, dtype=torch.float64, device=device)
-        self.buf_len = torch.zeros(size + 1, dtype=torch.long, device=device)
-        self.ptr = torch.zeros((), dtype=torch.long, device=device)
-        self.count = torch.zeros((), dtype=torch.long, device=device)
-        self.episodes = torch.zeros((), dtype=torch.long, device=device)
-
-    def update(self, reward: Tensor, active: Tensor, done: Tensor) -> None:
-        self.ret += reward.double() * active
-        self.len += active.long()
-        ended = done & active
-        slot = torch.where(ended, (self.ptr + ended.cumsum(0) - 1) % self.size, self.size)
-        self.buf_ret.scatter_(0, slot, self.ret)
-        self.buf_len.scatter_(0, slot, self.len)
-        n = ended.sum()
-        self.episodes += n
-        self.ptr = (self.ptr + n) % self.size
-        self.count = torch.clamp(self.count + n, max=self.size)
-        self.ret = self.ret.masked_fill(ended, 0.0)
-        self.len = self.len.masked_fill(ended, 0)
-
-    def means(self) -> tuple[float, float] | None:
-        n = int(self.count)
-        if n == 0:
-            return None
-        return float(self.buf_ret[:n].mean()), float(self.buf_len[:n].double().mean())
 
 
 class SpikingAgent(ABC):
@@ -195,7 +156,7 @@ class SpikingAgent(ABC):
         self._diagnostics = Diagnostics(self.policy.network.layer_state_dict(), trained)
         self._exploration_rate = self.policy.exploration.rate(0.0)
         self._phi: Tensor | None = None
-        self._stats: _EpisodeStats | None = None
+        self._stats: EpisodeStats | None = None
         self._log_start = (time.perf_counter(), 0)
         if vec is not None:
             self._attach(env, vec)
@@ -324,7 +285,7 @@ class SpikingAgent(ABC):
         callback = make_callback(callback, progress_bar)
         callback.init_callback(self)
         self._start_episodes()
-        self._stats = _EpisodeStats(self.n_envs, self.device)
+        self._stats = EpisodeStats(self.n_envs, self.device)
         self._log_start = (time.perf_counter(), self.num_timesteps)
         next_log = self.num_timesteps + log_interval
         step_locals = reads_step_locals(callback)
@@ -432,7 +393,7 @@ class SpikingAgent(ABC):
     def dump_logs(self) -> None:
         """Record the training statistics of the current ``learn`` call and write them out
         (SB3's name; ``LogEveryNTimesteps`` calls it)."""
-        stats = self._stats or _EpisodeStats(self.n_envs, self.device)
+        stats = self._stats or EpisodeStats(self.n_envs, self.device)
         start_time, start_steps = self._log_start
         means = stats.means()
         if means is not None:
@@ -540,8 +501,8 @@ class SpikingAgent(ABC):
         if isinstance(load_path_or_dict, Mapping):
             params = load_path_or_dict
         else:
-            data = _read_checkpoint(load_path_or_dict, self.device)
-            params = {k: data[k] for k in ("policy", "critic", "learners")}
+            data = read_checkpoint(load_path_or_dict, self.device)
+            params = {k: data[k] for k in PARTS}
         missing = {"policy", "critic", "learners"} - set(params)
         unknown = set(params) - {"policy", "critic", "learners"}
         if unknown or (exact_match and missing):
@@ -570,33 +531,7 @@ class SpikingAgent(ABC):
         It holds the format version, the configuration, the spaces, all weights, the
         learners' and critic's state and the RNG states; no pickled code. Returns the path.
         """
-        path = Path(path)
-        if path.suffix == "":
-            path = path.with_suffix(".zip")
-        data = {
-            "format": CHECKPOINT_FORMAT,
-            "format_version": CHECKPOINT_VERSION,
-            "snn_rl_version": __version__,
-            "algo": self.algo_name,
-            "env_id": self.env_id,
-            "observation_space": space_to_dict(self.observation_space),
-            "action_space": space_to_dict(self.action_space),
-            "seed": self.seed,
-            "num_timesteps": self.num_timesteps,
-            "episode_num": self._episode_num,
-            "rng": {
-                "explore": self.generator.get_state(),
-                "env_seed": self._seed_generator.get_state(),
-            },
-            "config": self.config.to_dict(),
-            "custom": {
-                "network": self._custom_network,
-                "reward": isinstance(self.reward_function, FunctionReward),
-            },
-            **self.get_parameters(),
-        }
-        atomic_write(path, lambda tmp: torch.save(data, tmp))
-        return path
+        return save_checkpoint(self, path)
 
     @classmethod
     def load(
@@ -620,47 +555,9 @@ class SpikingAgent(ABC):
                 of the same architecture, into which the saved weights are loaded.
             reward: required when the agent was saved with a custom reward function.
         """
-        dev = resolve_device(device)
-        data = _read_checkpoint(path, dev)
-        saved = agent_class(data["algo"]) if data["algo"] in AGENTS else None
-        if saved is None:
-            raise ValueError(
-                f"{path} holds a {data['algo']!r} agent, which is not registered here "
-                f"(registered: {sorted(AGENTS)}); register_agent it before loading"
-            )
-        if not issubclass(saved, cls):
-            raise ValueError(f"{path} holds a {saved.__name__}, not a {cls.__name__}")
-        if data["custom"]["network"] and network is None:
-            raise ValueError("this agent was saved with a user network; pass network=... to load()")
-        config_data = dict(data["config"])
-        if data["custom"]["reward"]:
-            if reward is None:
-                raise ValueError(
-                    "this agent was saved with a custom reward function; pass reward=... to load()"
-                )
-            config_data["reward"] = make_reward_function(reward)
-        agent = saved(
-            None,
-            config=saved.config_class.from_dict(config_data),
-            network=network,
-            device=dev,
-            seed=int(data["seed"]),
-            verbose=verbose,
-            observation_space=space_from_dict(data["observation_space"]),
-            action_space=space_from_dict(data["action_space"]),
+        return load_checkpoint(
+            cls, path, env, device=device, network=network, reward=reward, verbose=verbose
         )
-        agent.env_id = data["env_id"]
-        agent.set_parameters({k: data[k] for k in ("policy", "critic", "learners")})
-        agent.num_timesteps = int(data["num_timesteps"])
-        agent._episodes = int(data["episode_num"])
-        agent.generator.set_state(data["rng"]["explore"].cpu())
-        agent._seed_generator.set_state(data["rng"]["env_seed"].cpu())
-        if env is not None:
-            agent.set_env(env)
-            agent.policy.network.reset_state(batch_size=agent.n_envs)
-            for learner in agent.learners:
-                learner.reset()
-        return agent
 
     def __repr__(self) -> str:
         env = self.env_id or type(self.env).__name__
@@ -675,33 +572,6 @@ class SpikingAgent(ABC):
             f"  reward: {self.reward_function!r}",
         ]
         return "\n".join(lines)
-
-
-def _read_checkpoint(path: str | os.PathLike, device: torch.device) -> dict:
-    path = Path(path)
-    if not path.exists() and path.suffix == "":
-        path = path.with_suffix(".zip")
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        data = torch.load(path, map_location=device, weights_only=True)
-    except Exception as err:
-        raise ValueError(f"{path} is not an snn-rl checkpoint readable here: {err}") from err
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an snn-rl agent checkpoint")
-    version = data.get("format_version")
-    if version != CHECKPOINT_VERSION:
-        hint = (
-            " (written by snn-rl before agents were built from parts; retrain, or load it "
-            "with that version)"
-            if version == 1
-            else ""
-        )
-        raise ValueError(
-            f"{path} has checkpoint format {version}{hint}; this snn-rl reads format "
-            f"{CHECKPOINT_VERSION}"
-        )
-    return data
 
 
 def _spec_id(env: Any) -> str | None:

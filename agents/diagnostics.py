@@ -1,4 +1,5 @@
-"""Plasticity diagnostics ("why is it not learning"), sampled in the loop and logged.
+"""Training statistics for the logger: plasticity diagnostics ("why is it not learning"),
+sampled in the loop, and the returns of finished episodes.
 
 The loop hands the diagnostics what they measure; they never reach into the agent:
 ``sampling()`` once per env step says whether this step is sampled; on sampled steps
@@ -12,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
 from torch import Tensor
 
-__all__ = ["Diagnostics"]
+__all__ = ["Diagnostics", "EpisodeStats"]
 
 
 class Diagnostics:
@@ -92,3 +94,40 @@ class Diagnostics:
             logger.record("modulator/mean", mean)
             logger.record("modulator/std", var**0.5)
         self.reset()
+
+
+class EpisodeStats:
+    """Returns and lengths of the last ``size`` finished episodes, kept on the device.
+
+    Updating never synchronises with the host (no boolean indexing); reading does.
+    """
+
+    def __init__(self, n_envs: int, device: torch.device, size: int = 100) -> None:
+        self.size = size
+        self.ret = torch.zeros(n_envs, dtype=torch.float64, device=device)
+        self.len = torch.zeros(n_envs, dtype=torch.long, device=device)
+        self.buf_ret = torch.zeros(size + 1, dtype=torch.float64, device=device)
+        self.buf_len = torch.zeros(size + 1, dtype=torch.long, device=device)
+        self.ptr = torch.zeros((), dtype=torch.long, device=device)
+        self.count = torch.zeros((), dtype=torch.long, device=device)
+        self.episodes = torch.zeros((), dtype=torch.long, device=device)
+
+    def update(self, reward: Tensor, active: Tensor, done: Tensor) -> None:
+        self.ret += reward.double() * active
+        self.len += active.long()
+        ended = done & active
+        slot = torch.where(ended, (self.ptr + ended.cumsum(0) - 1) % self.size, self.size)
+        self.buf_ret.scatter_(0, slot, self.ret)
+        self.buf_len.scatter_(0, slot, self.len)
+        n = ended.sum()
+        self.episodes += n
+        self.ptr = (self.ptr + n) % self.size
+        self.count = torch.clamp(self.count + n, max=self.size)
+        self.ret = self.ret.masked_fill(ended, 0.0)
+        self.len = self.len.masked_fill(ended, 0)
+
+    def means(self) -> tuple[float, float] | None:
+        n = int(self.count)
+        if n == 0:
+            return None
+        return float(self.buf_ret[:n].mean()), float(self.buf_len[:n].double().mean())

@@ -1,8 +1,9 @@
 """Tuned hyperparameters per algorithm and env id, shipped as YAML (like rl-zoo's).
 
-``agents/hyperparams/<algo>.yml`` maps env ids to keyword arguments of the algorithm's
-constructor. ``load_hyperparams("mstdpet", "CartPole-v1")`` returns that mapping (a new dict),
-or ``{}`` when the env has no entry. A torch-native twin (``snn_rl/CartPole-v1``: same spaces
+``agents/hyperparams/<algo>.yml`` maps env ids to settings: for a spiking agent, overrides of
+its configuration (nested sections); for an SB3 algorithm, rl-zoo's constructor keywords. Both
+may hold ``n_timesteps``, the training budget. ``load_hyperparams("mstdpet", "CartPole-v1")``
+returns the entry (a new dict), or ``{}`` when the env has none. A torch-native twin (``snn_rl/CartPole-v1``: same spaces
 and dynamics as ``CartPole-v1``) without an entry of its own uses its Gymnasium task's entry.
 """
 

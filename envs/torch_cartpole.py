@@ -9,6 +9,8 @@ import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
+from snn_rl._validation import check_bool
+
 from .torch_vector import TorchVectorEnv
 
 __all__ = ["TorchCartPoleVec"]
@@ -93,9 +95,7 @@ class TorchCartPoleVec(TorchVectorEnv):
             reset_low=(-0.05,) * 4,
             reset_high=(0.05,) * 4,
         )
-        if not isinstance(sutton_barto_reward, bool):
-            raise TypeError("sutton_barto_reward must be a bool")
-        self.sutton_barto_reward = sutton_barto_reward
+        self.sutton_barto_reward = check_bool("sutton_barto_reward", sutton_barto_reward)
         # Constants folded so that one step costs few torch calls (each call has a fixed
         # dispatch cost that dominates at small and medium batch sizes).
         total_mass = self.masspole + self.masscart

@@ -17,7 +17,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from snn_rl._validation import check_int, check_mask
+from snn_rl._validation import check_bool, check_int, check_mask
 
 __all__ = ["TorchVectorEnv"]
 
@@ -98,8 +98,7 @@ class TorchVectorEnv(VectorEnv):
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         mode = _autoreset_mode(autoreset_mode)
-        if not isinstance(numpy, bool):
-            raise TypeError(f"numpy must be a bool, got {type(numpy).__name__}")
+        check_bool("numpy", numpy)
         self.device = torch.device(device)
         self.dtype = dtype
         self.autoreset_mode = mode

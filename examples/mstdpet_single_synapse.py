@@ -4,7 +4,7 @@ Random presynaptic spikes drive one LIF neuron through one weight. While the wei
 enough, every presynaptic spike makes the neuron fire in the same step, so pre and post traces
 are equal and the eligibility grows by ``(a_pre - a_post) * x > 0`` per pairing: a positive
 reward raises the weight, a negative one lowers it (until the neuron stops firing and the
-eligibility fades). PySNN's ``mstdpet_example.py`` ran the same experiment.
+eligibility fades).
 
     python examples/mstdpet_single_synapse.py --steps 100
 """

@@ -36,6 +36,8 @@ from typing import Any, TypeVar
 
 import torch
 
+from snn_rl._validation import check_bool, check_callable
+
 __all__ = ["compile_step", "compile_available"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -87,10 +89,8 @@ def compile_step(
     Returns:
         The compiled function (compiled lazily at its first call), or ``fn``.
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    if not isinstance(enabled, bool):
-        raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+    check_callable("fn", fn, "a step function")
+    check_bool("enabled", enabled)
     try:
         kind = torch.device(device).type
     except (RuntimeError, TypeError) as err:

@@ -22,7 +22,7 @@ seed API's per-type algebra, so a new connection type costs one class, not a met
 
 Delays: an integer ``d >= 0`` (or, for per-synapse delays, an integer tensor shaped like the
 weight). A spike entering at step t leaves at step t+d; several spikes in flight on one
-synapse are all kept (PySNN merged them).
+synapse are all kept.
 """
 
 from __future__ import annotations

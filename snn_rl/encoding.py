@@ -32,7 +32,7 @@ from snn_rl._coding import (
     evenly_spaced_centres,
     space_bounds,
 )
-from snn_rl._validation import check_int, check_positive
+from snn_rl._validation import check_bool, check_int, check_positive
 
 __all__ = [
     "PoissonEncoder",
@@ -96,8 +96,8 @@ class PoissonEncoder(_SpikeEncoder):
     """Poisson rate code for one simulation step: ``spike ~ Bernoulli(p)``, ``p = rate * dt / 1000``.
 
     ``p`` is clamped to 1: rates at or above ``1000 / dt`` Hz spike on every step. A rate of 0
-    never spikes. PySNN returned a whole spike train with time last and used the global RNG;
-    here one call is one step (the time loop belongs to the caller, or use :meth:`encode`).
+    never spikes. One call is one step (the time loop belongs to the caller, or use
+    :meth:`encode`), drawn from the encoder's own generator.
 
     Args:
         dt: simulation step in ms.
@@ -208,9 +208,7 @@ class _GaussianCode(nn.Module):
         self.n_per_dim = check_n_per_dim(n_per_dim, self.in_features)
         self.out_features = self._size(self.n_per_dim)
         self.sigma_scale = check_positive("sigma_scale", sigma_scale)
-        if not isinstance(clip, bool):
-            raise TypeError(f"clip must be a bool, got {type(clip).__name__}")
-        self.clip = clip
+        self.clip = check_bool("clip", clip)
         centres, spacing, dim_index = evenly_spaced_centres(low, high, self.n_per_dim)
         opts: dict[str, Any] = {"dtype": dtype or torch.get_default_dtype(), "device": device}
         self.register_buffer("low", torch.tensor(low, **opts), persistent=False)

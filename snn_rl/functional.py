@@ -268,7 +268,7 @@ def eligibility_update(
     e_trace_decay: float,
     out: Tensor | None = None,
 ) -> Tensor:
-    """One step of the MSTDPET eligibility trace (Florian 2007, in PySNN's per-step form).
+    """One step of the MSTDPET eligibility trace (Florian 2007, in discrete per-step form).
 
     ``E[o, k] <- g * E[o, k] + mean_l(a_pre * x[k, l] * z[o, l] - a_post * s[k, l] * y[o, l])``
     per env, with ``g = e_trace_decay``: the pre trace times the post spikes potentiates, the
@@ -346,7 +346,7 @@ def fede_delta(
 
     * ``"post_spike"`` (the paper): neurons that spiked this step; ``max`` over each neuron's
       receptive field.
-    * ``"every_step"`` (PySNN's schedule): every neuron of every env row; ``max`` over the
+    * ``"every_step"``: every neuron of every env row; ``max`` over the
       row's whole presynaptic trace.
 
     A neuron whose ``max`` is not positive (no presynaptic activity) never counts, and a weight

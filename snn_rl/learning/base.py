@@ -1,4 +1,4 @@
-"""LearningRule: an optimizer-like object beside the network (PySNN's API, its bugs fixed).
+"""LearningRule: an optimizer-like object beside the network, as a torch optimizer is.
 
 A rule is built from the layers it trains, ``name -> {"connection", "presynaptic",
 "postsynaptic", "type"}`` as :meth:`snn_rl.SNNNetwork.layer_state_dict` returns them, or from
@@ -25,14 +25,14 @@ from snn_rl.neurons import Neuron
 
 __all__ = ["CONNECTION_TYPES", "LearningRule", "Synapses", "resolve_connection_type"]
 
-#: Connection types the rules support, by the names PySNN used for them.
+#: Connection types the rules support, by their names in the seed API ("linear", "conv2d").
 CONNECTION_TYPES: dict[str, type[Connection]] = {"linear": Linear, "conv2d": Conv2d}
 LAYER_KEYS: tuple[str, ...] = ("connection", "presynaptic", "postsynaptic")
 LayerMapping = Mapping[str, Mapping[str, Any]]
 
 
 def resolve_connection_type(con_type: type[Connection] | str) -> type[Connection]:
-    """Return the connection class for a class (or subclass) or a PySNN name ("linear", "conv2d").
+    """Return the connection class for a class (or subclass) or a name ("linear", "conv2d").
 
     Raises:
         ValueError: an unknown type, listing the valid ones.

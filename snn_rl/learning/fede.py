@@ -28,13 +28,12 @@ class FedeSTDP(LearningRule):
     * ``"post_spike"`` (default, as in the paper): only neurons that spiked this step, each
       with ``x`` normalised by the maximum over its own receptive field. Weights of neurons
       that did not spike are unchanged, so each neuron learns the inputs it responds to.
-    * ``"every_step"`` (PySNN's schedule): every neuron in every env row, ``x`` normalised by
-      the maximum of the row's whole presynaptic trace (PySNN used one maximum over the whole
-      batch). The update of ``W[o, k]`` then does not depend on ``o``, so all neurons of a
-      layer drift towards the same weights.
+    * ``"every_step"``: every neuron in every env row, ``x`` normalised by the maximum of
+      the row's whole presynaptic trace. The update of ``W[o, k]`` then does not depend on
+      ``o``, so all neurons of a layer drift towards the same weights.
 
     With no presynaptic activity (``max(x) = 0``) nothing counts and the weights do not change
-    (PySNN turned them into NaN). With a fixed ``x_hat`` the weights converge to
+    (never NaN). With a fixed ``x_hat`` the weights converge to
     ``w_init + 0.5 * ln((mean e^x_hat - a) / (mean e^(1 - x_hat) - a))``.
 
     ``step()`` reads the live activity of the current step; the rule has no state.

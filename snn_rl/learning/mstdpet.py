@@ -16,9 +16,9 @@ Two layouts of E, chosen at construction with ``per_env``:
   step. With a scalar reward only that mean matters, so the weights are the same; per-env
   rewards and row resets cannot be honoured and raise.
 
-``K = in`` for Linear and ``C_in*kh*kw`` for Conv2d (PySNN kept Conv2d's E per output
-position, ``(B, C_out, K, L)``; the mean over positions commutes with the decay and the
-reward, so it is taken at once).
+``K = in`` for Linear and ``C_in*kh*kw`` for Conv2d: Conv2d's E is averaged over the output
+positions sharing a kernel weight when it is updated (the mean commutes with the decay and
+the reward).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from snn_rl import functional as F
-from snn_rl._validation import check_in_range, check_mask, check_positive
+from snn_rl._validation import check_bool, check_in_range, check_mask, check_positive
 from snn_rl.learning.base import LayerMapping, synapse_view, weight_view
 from snn_rl.learning.stdp import PairRule
 
@@ -48,9 +48,7 @@ class _RewardModulated(PairRule):
     def __init__(
         self, layers: LayerMapping | Iterable[Mapping[str, Any]], defaults: dict, per_env: bool
     ) -> None:
-        if not isinstance(per_env, bool):
-            raise TypeError(f"per_env must be a bool, got {type(per_env).__name__}")
-        self.per_env = per_env
+        self.per_env = check_bool("per_env", per_env)
         super().__init__(layers, defaults)
 
     def _decay(self, layer: Mapping[str, Any], group: dict[str, Any]) -> float:

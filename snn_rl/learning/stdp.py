@@ -8,7 +8,7 @@ postsynaptic spikes and ``y`` the postsynaptic trace::
 
 Pre-before-post (a pre trace when the post neuron fires) potentiates; post-before-pre (a post
 trace when a pre spike arrives) depresses. ``a_pre`` and ``a_post`` are non-negative
-magnitudes, as in PySNN.
+magnitudes.
 """
 
 from __future__ import annotations

@@ -4,19 +4,19 @@ import numpy as np
 import pytest
 import torch
 
-from snn_rl.agents import MSTDPETAgent, MSTDPETConfig
+from snn_rl.agents import MSTDPETAgent
 
 pytestmark = pytest.mark.gpu
 
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "snn_rl/CartPole-v1"])
 def test_learn_and_predict_on_cuda(env_id):
-    encoder = MSTDPETConfig.resolve("CartPole-v1", {}).encoder
-    agent = MSTDPETAgent(env_id, n_envs=8, seed=0, device="cuda", encoder=encoder)
+    agent = MSTDPETAgent(env_id, n_envs=8, seed=0, device="cuda")
     agent.learn(256)
     weight = agent.policy.network.connections["output"].weight
     assert weight.device.type == "cuda"
-    assert agent.rule.state["output"]["e_trace"].device.type == "cuda"
+    assert agent.learners[0].rule.state["output"]["e_trace"].device.type == "cuda"
+    assert agent.critic.state_dict()["weight"].device.type == "cuda"
     actions, _ = agent.predict(np.zeros((4, 4), dtype=np.float32), deterministic=True)
     assert actions.shape == (4,)
 
@@ -32,3 +32,12 @@ def test_cuda_and_cpu_agents_agree_on_the_first_decisions():
         cpu.policy.network.connections["output"].weight,
         gpu.policy.network.connections["output"].weight.cpu(),
     )
+
+
+@pytest.mark.parametrize("critic", ["spiking_td", "rpe"])
+def test_other_critics_train_on_cuda(critic):
+    agent = MSTDPETAgent(
+        "snn_rl/CartPole-v1", n_envs=8, seed=0, device="cuda", overrides={"critic": critic}
+    )
+    agent.learn(128)
+    assert agent.num_timesteps >= 128

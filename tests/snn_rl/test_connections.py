@@ -19,7 +19,7 @@ def test_linear_current_and_aligned_views():
 
 
 def test_pysnn_conv_example_is_a_true_convolution():
-    # pysnn.md §1: weights [[1,2],[3,4]] on a 3x3 image with spikes at (0,0) and (1,2):
+    # weights [[1,2],[3,4]] on a 3x3 image with spikes at (0,0) and (1,2):
     # a true conv2d gives [[1,4],[0,2]] (PySNN gave [[1,2],[0,4]]).
     c = Conv2d(1, 1, 2, input_size=(3, 3), weight=torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]]))
     img = torch.zeros(1, 1, 3, 3)
