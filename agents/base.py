@@ -374,7 +374,18 @@ class SpikingAgent(ABC):
             self._phi = phi_new
         self.num_timesteps += self._driver.count_real(tr)
         diag.after_env_step(signal, tr.active)
+        if self.device.type != "cpu" and self._driver.steps % self._driver.check_every == 0:
+            self.verify_finite()
         return tr, signal
+
+    def verify_finite(self) -> None:
+        """Raise :class:`~snn_rl.NonFiniteError` for NaN or inf that the engine's guards
+        recorded on a non-CPU device (the loop calls it with the driver's check, every 64
+        env steps; on the CPU every check raises at once)."""
+        self.policy.network.verify_finite()
+        for learner in self.learners:
+            learner.rule.verify_finite()
+        self.critic.verify_finite()
 
     def _step_locals(self, tr: Transition, signal: Tensor) -> dict[str, Any]:
         """What SB3 callbacks read from ``self.locals`` after a step (numpy, per env)."""
@@ -496,32 +507,46 @@ class SpikingAgent(ABC):
     ) -> None:
         """Load what :meth:`get_parameters` returned, or the parameters of a checkpoint.
 
-        With ``exact_match=False`` a mapping may hold only some of the three parts.
+        Every tensor is checked (the policy's against its current shapes; all for NaN and
+        inf) before any is assigned, and a failure while assigning restores the previous
+        parameters, so the agent is never left half-loaded. With ``exact_match=False`` a
+        mapping may hold only some of the three parts.
         """
         if isinstance(load_path_or_dict, Mapping):
             params = load_path_or_dict
         else:
             data = read_checkpoint(load_path_or_dict, self.device)
             params = {k: data[k] for k in PARTS}
-        missing = {"policy", "critic", "learners"} - set(params)
-        unknown = set(params) - {"policy", "critic", "learners"}
+        missing = set(PARTS) - set(params)
+        unknown = set(params) - set(PARTS)
         if unknown or (exact_match and missing):
             raise ValueError(
                 f"parameters must have keys policy, critic, learners; missing {sorted(missing)}, "
                 f"unknown {sorted(unknown)}"
             )
         if "policy" in params:
+            _check_state("policy", params["policy"], self.policy.state_dict())
+        if "critic" in params:
+            _check_state("critic", params["critic"], None)
+        if "learners" in params and len(params["learners"]) != len(self.learners):
+            raise ValueError(
+                f"parameters hold {len(params['learners'])} learner states, this agent has "
+                f"{len(self.learners)}"
+            )
+        previous = self.get_parameters()
+        try:
+            self._assign_parameters(params)
+        except BaseException:
+            self._assign_parameters({k: previous[k] for k in params})
+            raise
+
+    def _assign_parameters(self, params: Mapping[str, Any]) -> None:
+        if "policy" in params:
             self.policy.load_state_dict(params["policy"])
         if "critic" in params:
             self.critic.load_state_dict(params["critic"])
         if "learners" in params:
-            states = list(params["learners"])
-            if len(states) != len(self.learners):
-                raise ValueError(
-                    f"parameters hold {len(states)} learner states, this agent has "
-                    f"{len(self.learners)}"
-                )
-            for learner, st in zip(self.learners, states, strict=True):
+            for learner, st in zip(self.learners, params["learners"], strict=True):
                 learner.load_state_dict(st)
 
     # ------------------------------------------------------------------ save / load
@@ -572,6 +597,41 @@ class SpikingAgent(ABC):
             f"  reward: {self.reward_function!r}",
         ]
         return "\n".join(lines)
+
+
+def _check_state(part: str, saved: Any, current: Mapping[str, Tensor] | None) -> None:
+    """Every tensor of ``saved`` finite and, where ``current`` is given, with its keys and
+    shapes; ValueError naming ``part`` and the key otherwise."""
+    if not isinstance(saved, Mapping):
+        raise ValueError(f"{part} parameters must be a mapping, got {type(saved).__name__}")
+    if current is not None:
+        if set(saved) != set(current):
+            raise ValueError(
+                f"{part} parameters have keys {sorted(saved)}, this agent's are {sorted(current)}"
+            )
+        for key, value in current.items():
+            got = saved[key]
+            if not isinstance(got, Tensor) or got.shape != value.shape:
+                shape = tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__
+                raise ValueError(
+                    f"{part} parameter {key!r} has shape {shape}, this agent's is "
+                    f"{tuple(value.shape)}"
+                )
+    for key, value in _tensors(saved):
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{part} parameter {key} holds NaN or inf")
+
+
+def _tensors(tree: Any, prefix: str = "") -> list[tuple[str, Tensor]]:
+    if isinstance(tree, Tensor):
+        return [(prefix or "value", tree)]
+    if isinstance(tree, Mapping):
+        return [
+            t for k, v in tree.items() for t in _tensors(v, f"{prefix}.{k}" if prefix else str(k))
+        ]
+    if isinstance(tree, list | tuple):
+        return [t for i, v in enumerate(tree) for t in _tensors(v, f"{prefix}[{i}]")]
+    return []
 
 
 def _spec_id(env: Any) -> str | None:

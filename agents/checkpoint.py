@@ -1,16 +1,27 @@
-"""Agent checkpoints: one code-free file per agent, versioned.
+"""Agent checkpoints: one code-free, versioned, verified file per agent.
 
-A checkpoint is a dict of tensors and plain Python values written with ``torch.save`` and
-read with ``torch.load(weights_only=True)``, so loading runs no pickled code: the format
-name and version, the agent's registry name, the env id, the spaces, the seed, counters and
-RNG states, the configuration as plain data, whether a user network or reward function has
-to be passed again, and the learned state (``SpikingAgent.get_parameters()``). A checkpoint
-of another format version is refused with a message naming it.
+The file is a zip archive of two members: ``snn-rl.json`` (the format name and version, the
+SHA-256 digest and size of the payload) and ``checkpoint.pt``, the payload: a dict of tensors
+and plain Python values written with ``torch.save`` and read with
+``torch.load(weights_only=True)``, so loading runs no pickled code. The payload holds the
+agent's registry name, the env id, the spaces, the seed, counters and RNG states, the
+configuration as plain data, whether a user network or reward function has to be passed
+again, and the learned state (``SpikingAgent.get_parameters()``).
+
+Reading checks, in order, the archive (zip CRCs), the header, the payload's size and digest,
+the payload's keys, the spaces and the configuration; the loaded parameters are then checked
+for shape and finiteness against the agent before any is assigned. Every failure is a
+:class:`CheckpointError` naming the file. A checkpoint of another format version is refused
+with a message naming it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +48,24 @@ __all__ = [
 CHECKPOINT_FORMAT = "snn-rl-agent"
 CHECKPOINT_VERSION = 2
 PARTS = ("policy", "critic", "learners")
+HEADER, PAYLOAD = "snn-rl.json", "checkpoint.pt"
+REQUIRED = (
+    "algo",
+    "env_id",
+    "observation_space",
+    "action_space",
+    "seed",
+    "num_timesteps",
+    "episode_num",
+    "rng",
+    "config",
+    "custom",
+    *PARTS,
+)
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable snn-rl checkpoint (damaged, foreign or of another format)."""
 
 
 def save_checkpoint(agent: SpikingAgent, path: str | os.PathLike) -> Path:
@@ -66,36 +95,94 @@ def save_checkpoint(agent: SpikingAgent, path: str | os.PathLike) -> Path:
         },
         **agent.get_parameters(),
     }
-    atomic_write(path, lambda tmp: torch.save(data, tmp))
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    payload = buffer.getvalue()
+    header = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "snn_rl_version": __version__,
+        "payload": PAYLOAD,
+        "size": len(payload),
+        "sha256": _digest(payload),
+    }
+
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+            archive.writestr(HEADER, json.dumps(header, indent=1))
+            archive.writestr(PAYLOAD, payload)
+
+    atomic_write(path, write)
     return path
 
 
 def read_checkpoint(path: str | os.PathLike, device: torch.device) -> dict:
-    """The checkpoint dict at ``path`` (``.zip`` added when missing), checked for its format."""
+    """The checkpoint dict at ``path`` (``.zip`` added when missing), verified (see the module
+    docstring); :class:`CheckpointError` naming the file otherwise."""
     path = Path(path)
     if not path.exists() and path.suffix == "":
         path = path.with_suffix(".zip")
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if HEADER not in names:
+                return _older_format(path, names, device)
+            header = json.loads(archive.read(HEADER))
+            payload = archive.read(PAYLOAD)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, OSError, EOFError) as err:
+        raise CheckpointError(f"{path} is damaged or not an snn-rl checkpoint ({err})") from err
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path} has a damaged header ({err})") from err
+    if not isinstance(header, dict) or header.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not an snn-rl agent checkpoint")
+    _check_version(path, header.get("format_version"))
+    if header.get("size") != len(payload) or header.get("sha256") != _digest(payload):
+        raise CheckpointError(
+            f"{path} is corrupted: its content does not match the digest written with it"
+        )
+    try:
+        data = torch.load(io.BytesIO(payload), map_location=device, weights_only=True)
+    except Exception as err:  # the digest matched: written by another, incompatible torch
+        raise CheckpointError(f"{path} cannot be read by this torch ({err})") from err
+    missing = [key for key in REQUIRED if not isinstance(data, dict) or key not in data]
+    if missing:
+        raise CheckpointError(f"{path} is not a complete agent checkpoint: it lacks {missing}")
+    return data
+
+
+def _digest(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _check_version(path: Path, version: Any) -> None:
+    if version == CHECKPOINT_VERSION:
+        return
+    hint = (
+        " (written by snn-rl before agents were built from parts; retrain, or load it with "
+        "that version)"
+        if version == 1
+        else ""
+    )
+    raise CheckpointError(
+        f"{path} has checkpoint format {version}{hint}; this snn-rl reads format "
+        f"{CHECKPOINT_VERSION}"
+    )
+
+
+def _older_format(path: Path, names: list[str], device: torch.device) -> dict:
+    """A torch archive without our header: a format-1 checkpoint, or not ours at all."""
+    if not any(name.endswith("data.pkl") for name in names):
+        raise CheckpointError(f"{path} is not an snn-rl agent checkpoint")
+    try:
         data = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:
-        raise ValueError(f"{path} is not an snn-rl checkpoint readable here: {err}") from err
+        raise CheckpointError(f"{path} is damaged or not an snn-rl checkpoint ({err})") from err
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an snn-rl agent checkpoint")
-    version = data.get("format_version")
-    if version != CHECKPOINT_VERSION:
-        hint = (
-            " (written by snn-rl before agents were built from parts; retrain, or load it "
-            "with that version)"
-            if version == 1
-            else ""
-        )
-        raise ValueError(
-            f"{path} has checkpoint format {version}{hint}; this snn-rl reads format "
-            f"{CHECKPOINT_VERSION}"
-        )
-    return data
+        raise CheckpointError(f"{path} is not an snn-rl agent checkpoint")
+    _check_version(path, data.get("format_version"))
+    raise CheckpointError(f"{path} lacks the header of format {CHECKPOINT_VERSION}")
 
 
 def load_checkpoint(
@@ -113,33 +200,46 @@ def load_checkpoint(
     data = read_checkpoint(path, dev)
     saved = agent_class(data["algo"]) if data["algo"] in AGENTS else None
     if saved is None:
-        raise ValueError(
+        raise CheckpointError(
             f"{path} holds a {data['algo']!r} agent, which is not registered here "
             f"(registered: {sorted(AGENTS)}); register_agent it before loading"
         )
     if not issubclass(saved, cls):
-        raise ValueError(f"{path} holds a {saved.__name__}, not a {cls.__name__}")
+        raise CheckpointError(f"{path} holds a {saved.__name__}, not a {cls.__name__}")
+    custom = data["custom"]
+    if not isinstance(custom, dict) or set(custom) != {"network", "reward"}:
+        raise CheckpointError(
+            f"{path}: 'custom' must say whether the network and reward are the user's"
+        )
     if data["custom"]["network"] and network is None:
         raise ValueError("this agent was saved with a user network; pass network=... to load()")
-    config_data = dict(data["config"])
+    config_data = dict(data["config"]) if isinstance(data["config"], dict) else data["config"]
     if data["custom"]["reward"]:
         if reward is None:
             raise ValueError(
                 "this agent was saved with a custom reward function; pass reward=... to load()"
             )
         config_data["reward"] = make_reward_function(reward)
+    try:
+        config = saved.config_class.from_dict(config_data)
+        spaces = space_from_dict(data["observation_space"]), space_from_dict(data["action_space"])
+    except (ValueError, TypeError, KeyError) as err:
+        raise CheckpointError(f"{path}: {err}") from err
     agent = saved(
         None,
-        config=saved.config_class.from_dict(config_data),
+        config=config,
         network=network,
         device=dev,
         seed=int(data["seed"]),
         verbose=verbose,
-        observation_space=space_from_dict(data["observation_space"]),
-        action_space=space_from_dict(data["action_space"]),
+        observation_space=spaces[0],
+        action_space=spaces[1],
     )
     agent.env_id = data["env_id"]
-    agent.set_parameters({k: data[k] for k in PARTS})
+    try:
+        agent.set_parameters({k: data[k] for k in PARTS})
+    except (ValueError, TypeError, KeyError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: {err}") from err
     agent.num_timesteps = int(data["num_timesteps"])
     agent._episodes = int(data["episode_num"])
     agent.generator.set_state(data["rng"]["explore"].cpu())

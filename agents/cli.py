@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -141,6 +142,19 @@ def _load_config(path: Path | None) -> dict:
     return data
 
 
+def check_output_dir(folder: Path, option: str) -> None:
+    """Make sure ``folder`` is (or can become) a writable directory before any work starts."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{option} {folder} is a file; give a folder for the run's files")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".snn-rl-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"cannot write to {option} {folder}: {err.strerror or err}") from err
+
+
 def parse_sets(items: Sequence[str]) -> dict:
     """``["rule.lr=0.02", "network.hidden_sizes=[32]"]`` -> overrides (values read as YAML)."""
     out = {}
@@ -161,9 +175,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     file_budget = overrides.pop("n_timesteps", None)
     overrides.update(parse_sets(args.set))
     tuned_budget = tuned_settings(args.algo, args.env_id)[1]
-    total = args.total_timesteps or file_budget or tuned_budget
-    total = DEFAULT_TIMESTEPS if total is None else int(total)
+    total = next(
+        (int(t) for t in (args.total_timesteps, file_budget, tuned_budget) if t is not None),
+        DEFAULT_TIMESTEPS,
+    )
     output = args.output or Path("runs") / args.env_id.replace("/", "_")
+    check_output_dir(output, "--output")
     agent = cls(
         args.env_id,
         overrides=overrides,
@@ -237,6 +254,8 @@ def cmd_enjoy(args: argparse.Namespace) -> int:
     env_id = args.env_id or agent.env_id
     if env_id is None:
         raise SystemExit("snn-rl: the checkpoint names no env; pass --env ENV_ID")
+    if args.output is not None and args.output.suffix.lower() != ".gif":
+        raise ValueError(f"--output must end in .gif, got {args.output}")
     mode = "rgb_array" if args.output else "human"
     try:
         env = make_env(env_id, render_mode=mode)
@@ -290,6 +309,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from snn_rl.agents.compare import compare
 
     output = args.output or Path("runs") / f"compare_{args.env_id.replace('/', '_')}"
+    check_output_dir(output, "--output")
     try:
         compare(
             args.env_id,
@@ -330,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except (ValueError, TypeError, KeyError, OSError, RuntimeError) as err:
         print(f"snn-rl {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -45,8 +45,10 @@ from snn_rl.agents.registry import AGENTS, tuned_settings
 from snn_rl.agents.report import (
     CURVE_COLUMNS,
     SUMMARY_COLUMNS,
+    curve_digest,
     load_runs,
     plot_curves,
+    read_done,
     require_matplotlib,
     summarize,
     write_curve,
@@ -164,8 +166,10 @@ def _finish(output: Path, result: dict) -> None:
     """Write a run's final curve, then its done marker."""
     s = result["settings"]
     runs = output / "runs"
-    write_curve(runs / f"{s['algo']}_{s['seed']}.csv", result["records"])
+    curve = runs / f"{s['algo']}_{s['seed']}.csv"
+    write_curve(curve, result["records"])
     meta = {k: v for k, v in result.items() if k != "records"}
+    meta.update(n_records=len(result["records"]), curve_sha256=curve_digest(curve))
     text = json.dumps(meta, indent=1, default=str) + "\n"
     atomic_write(runs / f"{s['algo']}_{s['seed']}.done.json", lambda p: p.write_text(text))
 
@@ -174,7 +178,7 @@ def _is_done(spec: RunSpec) -> bool:
     marker = Path(spec.output) / "runs" / f"{spec.name}.done.json"
     if not marker.is_file():
         return False
-    done = json.loads(marker.read_text())["settings"]
+    done = read_done(marker)["settings"]
     if done != spec.settings():
         raise ValueError(
             f"{marker} is a finished run with other settings ({done}, asked for "

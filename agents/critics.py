@@ -73,6 +73,9 @@ class Critic:
     def to(self, device: torch.device) -> Critic:
         return self
 
+    def verify_finite(self) -> None:
+        """Raise for NaN or inf that the critic's engine parts recorded on a GPU."""
+
 
 @dataclass(frozen=True)
 class CriticConfig(Section):

@@ -17,24 +17,18 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from stable_baselines3.common.vec_env import VecEnv
 
 import snn_rl.envs  # noqa: F401  (registers the snn_rl/ ids)
-from snn_rl._validation import check_int
+from snn_rl._validation import check_device, check_int
+from snn_rl.envs.step_checker import StepChecker
 
 __all__ = ["SB3VecEnvAdapter", "as_vector_env", "make_env", "make_vec_env", "resolve_device"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    """``"auto"`` -> CUDA when available, else CPU; anything else must be a device torch can
+    compute on here (``snn_rl._validation.check_device``)."""
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}"
-        ) from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but no CUDA device is available")
-    return device
+    return check_device("device", device)
 
 
 def _check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
@@ -76,7 +70,9 @@ def make_vec_env(
         )
     if spec.vector_entry_point is not None and not kwargs:
         return gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point")
-    return gym.vector.SyncVectorEnv([lambda: make_env(env_id, env_kwargs=kwargs)] * n_envs)
+    return gym.vector.SyncVectorEnv(
+        [lambda: StepChecker(make_env(env_id, env_kwargs=kwargs))] * n_envs
+    )
 
 
 class SB3VecEnvAdapter(VectorEnv):
@@ -137,7 +133,7 @@ def as_vector_env(env: Any, n_envs: int, device: torch.device) -> VectorEnv:
     if isinstance(env, str):
         return make_vec_env(env, n_envs, device=device)
     if isinstance(env, gym.Env):
-        return gym.vector.SyncVectorEnv([lambda: env])
+        return gym.vector.SyncVectorEnv([lambda: StepChecker(env)])
     raise TypeError(
         "env must be a Gymnasium env id, a gymnasium.Env, a gymnasium.vector.VectorEnv or a "
         f"stable_baselines3 VecEnv, got {type(env).__name__}"

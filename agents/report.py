@@ -2,12 +2,18 @@
 
 A curve is a list of evaluation records (dicts with ``timesteps``, ``train_seconds``,
 ``mean_return``, ...) in training order, as :class:`~snn_rl.agents.callbacks.ScheduledEvaluation`
-writes them; ``runs/<algo>_<seed>.csv`` files hold one curve each.
+writes them; ``runs/<algo>_<seed>.csv`` files hold one curve each, and a finished run's
+``runs/<algo>_<seed>.done.json`` marker records its number of records and the SHA-256 of its
+CSV. Reading a finished run checks both, and every value for being a finite number, so a
+damaged or edited file raises naming it instead of changing a summary silently.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,6 +31,7 @@ __all__ = [
     "per_seed_table",
     "plot_curves",
     "read_curve",
+    "read_done",
     "require_matplotlib",
     "summarize",
     "sustained_from",
@@ -73,22 +80,82 @@ def write_curve(path: Path, records: Sequence[dict]) -> None:
 
 
 def read_curve(path: Path) -> list[dict]:
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    """The records of one curve CSV; ValueError naming the file, row and column for a
+    missing column, a value that is not a number, or NaN/inf."""
+    try:
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            missing = set(CURVE_COLUMNS) - set(reader.fieldnames or ())
+            if missing:
+                raise ValueError(f"{path} lacks the columns {sorted(missing)}")
+            rows = list(reader)
+    except (OSError, csv.Error, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} cannot be read as a curve: {err}") from err
     ints = ("timesteps", "episodes")
-    return [{k: int(r[k]) if k in ints else float(r[k]) for k in CURVE_COLUMNS} for r in rows]
+    records = []
+    for i, row in enumerate(rows, start=2):  # line 1 is the header
+        record = {}
+        for key in CURVE_COLUMNS:
+            text = row.get(key)
+            try:
+                value = int(text) if key in ints else float(text)
+            except (TypeError, ValueError):
+                raise ValueError(f"{path} line {i}: {key} is {text!r}, not a number") from None
+            if not math.isfinite(value):
+                raise ValueError(f"{path} line {i}: {key} is {value}, not a finite number")
+            record[key] = value
+        records.append(record)
+    return records
+
+
+def curve_digest(path: Path) -> str:
+    """SHA-256 of a curve file's bytes (what a done marker records)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_done(marker: Path) -> dict:
+    """A finished run's done marker; ValueError naming the file when it is damaged."""
+    try:
+        done = json.loads(marker.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(
+            f"{marker} is damaged ({err}); delete it and its run's CSV to run that run again"
+        ) from err
+    if not isinstance(done, dict) or not isinstance(done.get("settings"), dict):
+        raise ValueError(f"{marker} is not a done marker of a comparison run")
+    return done
 
 
 def load_runs(
     output: str | os.PathLike, algos: Iterable[str], seeds: Iterable[int]
 ) -> dict[str, dict[int, list[dict]]]:
-    """The finished curves in ``output/runs``: ``{algo: {seed: [record, ...]}}``."""
+    """The finished curves in ``output/runs``: ``{algo: {seed: [record, ...]}}``.
+
+    A finished run whose curve does not match its done marker (records, digest) or does not
+    parse raises ValueError naming the files: it is never left out silently.
+    """
     runs: dict[str, dict[int, list[dict]]] = {}
     for algo in algos:
         for seed in seeds:
             base = Path(output) / "runs" / f"{algo}_{seed}"
-            if base.with_suffix(".done.json").is_file():
-                runs.setdefault(algo, {})[seed] = read_curve(base.with_suffix(".csv"))
+            marker, csv_path = base.with_suffix(".done.json"), base.with_suffix(".csv")
+            if not marker.is_file():
+                continue
+            done = read_done(marker)
+            if not csv_path.is_file():
+                raise ValueError(f"{marker} marks a finished run but {csv_path} is missing")
+            if "curve_sha256" in done and done["curve_sha256"] != curve_digest(csv_path):
+                raise ValueError(
+                    f"{csv_path} does not match {marker} (damaged or edited); delete both to "
+                    "run that run again"
+                )
+            records = read_curve(csv_path)
+            if not records or done.get("n_records", len(records)) != len(records):
+                raise ValueError(
+                    f"{csv_path} holds {len(records)} records but {marker} says "
+                    f"{done.get('n_records', 'at least 1')}; delete both to run that run again"
+                )
+            runs.setdefault(algo, {})[seed] = records
     return runs
 
 

@@ -152,6 +152,11 @@ class SpikingTDCritic(Critic):
             return
         self._reset_rows(check_mask(mask, self._batch))
 
+    def verify_finite(self) -> None:
+        self.net.verify_finite()
+        for rule in self.rules.values():
+            rule.verify_finite()
+
     def to(self, device: torch.device) -> Critic:
         self.net.to(device)
         self._batch = None

@@ -19,6 +19,7 @@ LABELS = {
     "snn_rl": "snn_rl (eager)",
     "snn_rl_compiled": "snn_rl + compile_step",
     "snn_rl_per_env": "snn_rl, per-env E",
+    "snn_rl_unchecked": "snn_rl, finiteness checks off",
     "floor": "hand-written torch floor",
     "pysnn": "PySNN 0.1.1",
     "bindsnet": "BindsNET 0.3.4",

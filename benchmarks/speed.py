@@ -19,6 +19,7 @@ number generator. The simulators:
   of the eligibility as one matrix updated by one matmul per term).
 * ``snn_rl_per_env``: this project with per-env eligibility ``(B, out, in)`` (what per-env
   rewards need; the agents use it).
+* ``snn_rl_unchecked``: ``snn_rl`` with the engine's finiteness checks off (their cost).
 * ``floor``: the same math as a minimal hand-written eager-PyTorch loop (preallocated state,
   in-place updates, no framework): what eager PyTorch costs at the least.
 * ``pysnn`` and ``bindsnet``: the peer libraries, built by ``benchmarks/speed_peers.py`` in the
@@ -59,7 +60,15 @@ DEFAULT_PEERS_VENV = HERE / ".venv-peers"
 POOL = 64  # input frames cycled through
 IN_SHAPES = {"N1": (100,), "N2": (1000,), "N3": (2, 32, 32)}
 DEFAULT_BATCHES = {"N1": [1, 16, 64, 256], "N2": [1, 64], "N3": [1, 16], "agent": [1, 16, 256]}
-SIMS = ("snn_rl", "snn_rl_compiled", "snn_rl_per_env", "floor", "pysnn", "bindsnet")
+SIMS = (
+    "snn_rl",
+    "snn_rl_compiled",
+    "snn_rl_per_env",
+    "snn_rl_unchecked",
+    "floor",
+    "pysnn",
+    "bindsnet",
+)
 PEERS = ("pysnn", "bindsnet")
 AGENT_ENVS = {"gym": "CartPole-v1", "torch": "snn_rl/CartPole-v1"}
 
@@ -105,7 +114,13 @@ def make_inputs(case: str, batch: int, device: str):
 
 
 def build_snn_rl(
-    case: str, batch: int, inputs, device: str, per_env: bool, compiled: bool = False
+    case: str,
+    batch: int,
+    inputs,
+    device: str,
+    per_env: bool,
+    compiled: bool = False,
+    checked: bool = True,
 ) -> Callable:
     import torch
 
@@ -157,6 +172,8 @@ def build_snn_rl(
             net(s)
             rule.update_state()
 
+    net.set_check_finite(checked)
+    rule.check_finite = checked
     core = compile_step(core, enabled=compiled, device=device)
     frames = list(inputs)  # indexing a tensor costs a dispatch; a list lookup does not
 
@@ -341,9 +358,10 @@ def time_steps(
 
 def build_sim(sim: str, case: str, batch: int, inputs, device: str) -> tuple[Callable, int]:
     """A simulator's step for ``case`` and the simulation steps one call of it runs."""
-    if sim in ("snn_rl", "snn_rl_per_env", "snn_rl_compiled"):
+    if sim.startswith("snn_rl"):
         per_env, compiled = sim == "snn_rl_per_env", sim == "snn_rl_compiled"
-        return build_snn_rl(case, batch, inputs, device, per_env, compiled), 1
+        checked = sim != "snn_rl_unchecked"
+        return build_snn_rl(case, batch, inputs, device, per_env, compiled, checked), 1
     if sim == "floor":
         return build_floor(case, batch, inputs, device), 1
     if sim in PEERS:
@@ -513,7 +531,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cases", nargs="+", default=["N1", "N2", "N3", "agent"],
                    help="N1 N2 N3 agent")  # fmt: skip
-    p.add_argument("--sims", nargs="+", default=list(SIMS), help=" ".join(SIMS))
+    p.add_argument("--sims", nargs="+", default=[s for s in SIMS if s != "snn_rl_unchecked"],
+                   help=" ".join(SIMS))  # fmt: skip
     p.add_argument("--batches", nargs="+", type=int, help="override every case's batch sizes")
     p.add_argument("--device", default="cpu", help="cpu or cuda (peers run on the CPU only)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (pinned)")

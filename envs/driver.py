@@ -54,6 +54,7 @@ class VecEnvDriver:
         self.env = env
         self.device = device
         obs_space = obs_space or env.single_observation_space
+        self.obs_shape = (env.num_envs, *obs_space.shape)
         self.obs_dtype = torch.long if isinstance(obs_space, gym.spaces.Discrete) else dtype
         self.dtype = dtype
         self.num_envs = env.num_envs
@@ -65,10 +66,15 @@ class VecEnvDriver:
         self._obs: Tensor | None = None
         self.check_every = 1 if device.type == "cpu" else 64
         self._bad = torch.zeros((), dtype=torch.bool, device=device)
-        self._steps = 0
+        self.steps = 0
 
     # ------------------------------------------------------------------------ inputs
     def _as_obs(self, obs: Any) -> Tensor:
+        if tuple(obs.shape) != self.obs_shape:
+            raise ValueError(
+                f"the env returned observations of shape {tuple(obs.shape)}, expected "
+                f"{self.obs_shape} ({self.num_envs} envs x the observation space's shape)"
+            )
         if isinstance(obs, Tensor):
             self._tensor_env = True
             out = obs.to(self.device, self.obs_dtype)
@@ -88,8 +94,8 @@ class VecEnvDriver:
         self._bad |= ~torch.isfinite(x).all()
 
     def _check_flag(self) -> None:
-        self._steps += 1
-        if self.check_every > 1 and self._steps % self.check_every == 0 and bool(self._bad):
+        self.steps += 1
+        if self.check_every > 1 and self.steps % self.check_every == 0 and bool(self._bad):
             raise ValueError(
                 f"the env returned an observation or reward with NaN or inf "
                 f"(checked every {self.check_every} steps on {self.device})"
@@ -111,7 +117,7 @@ class VecEnvDriver:
         """Reset every env (``seed`` seeds env i with ``seed + i``); returns the observations."""
         obs, _ = self.env.reset(seed=seed)
         self._prev_done = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-        self._obs = self._as_obs(obs)
+        self._obs = self._as_obs(np.asarray(obs) if not isinstance(obs, Tensor) else obs)
         return self._obs
 
     def step(self, action: Tensor) -> Transition:
@@ -119,8 +125,13 @@ class VecEnvDriver:
         if self._obs is None:
             raise RuntimeError("call reset() before step()")
         obs, reward, terminated, truncated, info = self.env.step(self._action_for_env(action))
-        obs = self._as_obs(obs)
-        reward = torch.as_tensor(reward, device=self.device).to(self.dtype).reshape(self.num_envs)
+        obs = self._as_obs(np.asarray(obs) if not isinstance(obs, Tensor) else obs)
+        if tuple(np.shape(reward)) != (self.num_envs,):
+            raise ValueError(
+                f"the env returned rewards of shape {tuple(np.shape(reward))}, expected "
+                f"({self.num_envs},): one number per env"
+            )
+        reward = torch.as_tensor(reward, device=self.device).to(self.dtype)
         self._flag_nonfinite(reward, "a reward")
         self._check_flag()
         terminated, truncated = self._flags(terminated), self._flags(truncated)
@@ -134,6 +145,7 @@ class VecEnvDriver:
             next_obs = self._final_obs(obs, done, info)
         elif bool(done.any()):  # DISABLED: reset ended rows ourselves
             reset_obs, _ = self.env.reset(options={"reset_mask": done.cpu().numpy()})
+            reset_obs = np.asarray(reset_obs) if not isinstance(reset_obs, Tensor) else reset_obs
             rows = done.view(-1, *([1] * (obs.dim() - 1)))
             new_obs = torch.where(rows, self._as_obs(reset_obs), obs)
         tr = Transition(

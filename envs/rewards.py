@@ -19,6 +19,7 @@ holds code, so it is written as ``{"type": "custom"}`` and must be passed again 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -160,6 +161,7 @@ class FunctionReward(RewardFunction):
 
     def __post_init__(self) -> None:
         check_callable("fn", self.fn, "fn(transition) -> (B,) rewards")
+        _check_takes_one_argument(self.fn, self.name)
         object.__setattr__(self, "check_finite", check_bool("check_finite", self.check_finite))
 
     @property
@@ -228,6 +230,21 @@ class SumReward(RewardFunction):
     def __repr__(self) -> str:
         terms = " + ".join(f"{w:g} * {p!r}" for p, w in zip(self.parts, self.weights, strict=True))
         return f"SumReward({terms})"
+
+
+def _check_takes_one_argument(fn: Callable, name: str) -> None:
+    """Refuse at construction a callable that cannot be called as ``fn(transition)``."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature to read (some builtins): called as is
+        return
+    try:
+        signature.bind(object())
+    except TypeError:
+        raise TypeError(
+            f"the reward function {name}{signature} must take one argument, the transition: "
+            "f(tr) -> (B,) rewards, reading tr.reward, tr.terminated, tr.next_obs, ..."
+        ) from None
 
 
 REWARD_FUNCTIONS: dict[str, type[RewardFunction]] = {

@@ -17,7 +17,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from snn_rl._validation import check_bool, check_int, check_mask
+from snn_rl._validation import check_bool, check_device, check_int, check_mask
 
 __all__ = ["TorchVectorEnv"]
 
@@ -99,7 +99,7 @@ class TorchVectorEnv(VectorEnv):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         mode = _autoreset_mode(autoreset_mode)
         check_bool("numpy", numpy)
-        self.device = torch.device(device)
+        self.device = check_device("device", device)
         self.dtype = dtype
         self.autoreset_mode = mode
         self.numpy = numpy

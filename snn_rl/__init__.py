@@ -4,6 +4,7 @@ The engine (this package) depends on torch and numpy only. ``snn_rl.envs`` is th
 side and ``snn_rl.agents`` the Stable-Baselines3-like agents.
 """
 
+from snn_rl._guard import NonFiniteError
 from snn_rl.compile import compile_available, compile_step
 from snn_rl.connections import Conv2d, Linear
 from snn_rl.decoding import (
@@ -44,6 +45,7 @@ __all__ = [
     "Linear",
     "MSTDP",
     "MSTDPET",
+    "NonFiniteError",
     "OneHotEncoder",
     "PoissonEncoder",
     "PopulationVectorDecoder",

@@ -75,12 +75,20 @@ def check_n_per_dim(
 
 
 def space_bounds(space: Any, low: Any, high: Any) -> tuple[Any, Any]:
-    """Bounds of a Box-like ``space`` (``.low``/``.high``), each replaced by ``low``/``high``."""
+    """Bounds of a Box-like ``space`` (``.low``/``.high``), each replaced by ``low``/``high``
+    (which must then have one entry per dimension of the space)."""
     if not (hasattr(space, "low") and hasattr(space, "high")):
         raise TypeError(
             f"space must be Box-like with .low and .high, got {type(space).__name__}; use "
             f"OneHotEncoder.from_space for Discrete spaces"
         )
+    dims = int(np.asarray(space.low).size)
+    for name, given in (("low", low), ("high", high)):
+        if given is not None and np.asarray(given, dtype=np.float64).size != dims:
+            raise ValueError(
+                f"{name} has {np.asarray(given).size} entries but the space has {dims} "
+                f"dimensions; give one bound per dimension"
+            )
     return (space.low if low is None else low), (space.high if high is None else high)
 
 

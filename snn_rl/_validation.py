@@ -133,3 +133,26 @@ def register_class(
     cls.kind = name
     registry[name] = cls
     return cls
+
+
+def check_device(name: str, device: Any) -> torch.device:
+    """A device torch can compute on here: "cpu", "cuda"/"cuda:N" (with CUDA available) or
+    "mps" (where available); ValueError naming the argument otherwise."""
+    valid = "'cpu', 'cuda' or 'cuda:N'"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"{name} must be {valid}, got {device!r}") from err
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{name}={device!r} was asked for but no CUDA device is available")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"{name}={device!r}: there are {torch.cuda.device_count()} CUDA devices"
+            )
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"{name}={device!r} was asked for but MPS is not available")
+    elif dev.type != "cpu":
+        raise ValueError(f"{name} must be {valid} (a device that computes), got {device!r}")
+    return dev

@@ -20,7 +20,7 @@ from typing import Literal
 
 from torch import Tensor, nn
 
-from snn_rl._validation import check_choice
+from snn_rl._validation import check_bool, check_choice
 from snn_rl.connections import Connection
 from snn_rl.neurons import Input, Neuron
 
@@ -103,6 +103,7 @@ class SNNNetwork(nn.Module):
         for side, neuron in (("pre", presynaptic), ("post", postsynaptic)):
             if not any(n is neuron for n in self.neurons.values()):
                 self.neurons[f"{name}_{side}"] = neuron
+                neuron.label = f"population {name}_{side} ({type(neuron).__name__})"
         self._layers[name] = (connection, presynaptic, postsynaptic)
         self._roles[name] = role
         self._source = None
@@ -112,6 +113,20 @@ class SNNNetwork(nn.Module):
                 break
         else:
             self._schedule.append((postsynaptic, [name]))
+
+    def set_check_finite(self, enabled: bool) -> None:
+        """Turn the finiteness check of every population's input on or off (its cost is
+        one reduction and one host read per population and step on the CPU)."""
+        check_bool("enabled", enabled)
+        for neuron in self.neurons.values():
+            neuron.check_finite = enabled
+
+    def verify_finite(self) -> None:
+        """Raise :class:`~snn_rl.NonFiniteError` for a NaN or inf input that a population
+        recorded on a non-CPU device (one host sync per population); on the CPU the checks
+        raise at once and this does nothing."""
+        for neuron in self.neurons.values():
+            neuron.verify_finite()
 
     def set_role(self, name: str, role: LayerRole | None) -> None:
         """Declare (or clear, with None) the role of layer ``name``."""

@@ -41,6 +41,7 @@ import torch
 from torch import Tensor, nn
 
 from snn_rl import functional as F
+from snn_rl._guard import FiniteGuard
 from snn_rl._validation import (
     check_choice,
     check_finite,
@@ -118,10 +119,15 @@ class Neuron(nn.Module):
     Attributes:
         needs_trace_sum: True when ``forward`` also takes the summed presynaptic trace of each
             neuron's receptive field (FedeNeuron); the network then provides it.
+        check_finite: True (default): an input holding NaN or inf raises
+            :class:`~snn_rl.NonFiniteError` naming the population and the step (on a GPU at
+            :meth:`verify_finite`); set False to skip the check's cost.
+        label: how errors name the population (the network sets it to the layer it feeds).
     """
 
     state_names: ClassVar[tuple[str, ...]] = ("spikes", "trace")
     needs_trace_sum: ClassVar[bool] = False
+    check_finite: ClassVar[bool] = True
 
     shape: int | tuple[int, ...] = field(kw_only=False)
     alpha_t: float = 1.0
@@ -135,6 +141,8 @@ class Neuron(nn.Module):
     def __post_init__(self, dtype: torch.dtype | None, device: torch.device | str | None) -> None:
         nn.Module.__init__(self)
         self._check()
+        self.label = f"a {type(self).__name__}"
+        self._guard = FiniteGuard()
         for name in self.state_names:
             self.register_buffer(
                 name, torch.zeros((1, *self.shape), dtype=dtype, device=device), persistent=False
@@ -186,6 +194,7 @@ class Neuron(nn.Module):
             if batch_size is None
             else check_int("batch_size", batch_size, minimum=1)
         )
+        self._guard.reset()
         ref = self.spikes
         for name in self.state_names:
             fresh = torch.full(
@@ -215,9 +224,20 @@ class Neuron(nn.Module):
                 )
             setattr(self, name, value.to(self.spikes.device, self.spikes.dtype).clone())
 
+    def verify_finite(self) -> None:
+        """Raise for a NaN or inf input recorded on a non-CPU device (one host sync)."""
+        self._guard.verify()
+
+    def _tick(self) -> None:
+        """Count a step for the guard's messages (not inside a compiled step)."""
+        if self.check_finite and not torch.compiler.is_compiling():
+            self._guard.step += 1
+
     def _check_input(self, name: str, x: Tensor) -> Tensor:
         ref = self._buffers["spikes"]  # the buffer dict directly: Module.__getattr__ is slow
         if isinstance(x, Tensor) and x.shape[0] == ref.shape[0] and x.shape[1:] == self.shape:
+            if self.check_finite and not torch.compiler.is_compiling():
+                self._guard.check(x, "the {} into {}", name, self.label)
             return x if x.dtype == ref.dtype else x.to(ref.dtype)
         if not isinstance(x, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
@@ -264,6 +284,7 @@ class Input(Neuron):
     """
 
     def forward(self, spikes: Tensor) -> Tensor:
+        self._tick()
         spikes = self._check_input("spikes", spikes)
         z = (spikes != 0).to(self.trace.dtype)
         self._update_trace(z)
@@ -327,6 +348,7 @@ class IFNeuron(Neuron):
         """Threshold adaptation (none for non-adaptive neurons)."""
 
     def forward(self, current: Tensor, trace_sum: Tensor | None = None) -> Tensor:
+        self._tick()
         current = self._check_input("current", current)
         if trace_sum is not None:
             if not self.needs_trace_sum:

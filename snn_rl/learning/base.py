@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from snn_rl._guard import FiniteGuard
 from snn_rl.connections import Connection, Conv2d, Linear
 from snn_rl.neurons import Neuron
 
@@ -143,13 +144,20 @@ class LearningRule:
 
     Stateless rules inherit the no-op :meth:`update_state` and :meth:`reset_state`, so one
     training loop drives every rule.
+
+    ``check_finite`` (default True): weights that a step makes NaN or inf raise
+    :class:`~snn_rl.NonFiniteError` naming the layer and the step (on a GPU at
+    :meth:`verify_finite`); set it False to skip the check's cost.
     """
+
+    check_finite: bool = True
 
     def __init__(self, layers: LayerMapping | Iterable[Mapping[str, Any]], defaults: dict) -> None:
         self.defaults: dict[str, Any] = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[str, dict[str, Tensor]] = {}
         self._last_delta: dict[str, Tensor] = {}
+        self._guards: dict[str, FiniteGuard] = {}
         for group in _as_groups(layers):
             self.add_param_group(group)
 
@@ -176,6 +184,7 @@ class LearningRule:
         self.param_groups.append(group)
         for name, layer in layers.items():
             self.state[name] = self._init_layer_state(layer, group)
+            self._guards[name] = FiniteGuard()
 
     def _check_hyperparameters(self, group: dict[str, Any], given: set[str]) -> dict[str, Any]:
         """Validate a group's hyperparameters (``given``: keys the user set); return them."""
@@ -270,10 +279,21 @@ class LearningRule:
             if lo is None and hi is None:
                 weight.add_(delta, alpha=scale)
                 self._last_delta[name] = delta.abs().mean() * abs(scale)
-                return
-            applied = torch.add(weight, delta, alpha=scale).clamp_(min=lo, max=hi).sub_(weight)
-            weight.add_(applied)
-            self._last_delta[name] = applied.abs().mean()
+            else:
+                applied = torch.add(weight, delta, alpha=scale).clamp_(min=lo, max=hi)
+                applied.sub_(weight)
+                weight.add_(applied)
+                self._last_delta[name] = applied.abs().mean()
+        if self.check_finite and not torch.compiler.is_compiling():
+            guard = self._guards[name]
+            guard.step += 1
+            guard.check(weight, "layer {!r}: the weights after {} step", name, type(self).__name__)
+
+    def verify_finite(self) -> None:
+        """Raise :class:`~snn_rl.NonFiniteError` for NaN or inf weights a step recorded on a
+        non-CPU device (one host sync per layer); on the CPU steps raise at once."""
+        for guard in self._guards.values():
+            guard.verify()
 
     # ------------------------------------------------------------- diagnostics
     @property
@@ -361,6 +381,12 @@ class LearningRule:
             raise ValueError(
                 f"layer {name!r}: state {key!r} is {shape}, expected {tuple(current.shape)}"
             )
+        _check_finite_state(name, key, saved)
+
+
+def _check_finite_state(name: str, key: str, saved: Tensor) -> None:
+    if saved.is_floating_point() and not bool(torch.isfinite(saved).all()):
+        raise ValueError(f"layer {name!r}: state {key!r} holds NaN or inf")
 
 
 def _check_layer(name: Any, layer: Any) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from snn_rl import functional as F
 from snn_rl._validation import check_bool, check_in_range, check_mask, check_positive
-from snn_rl.learning.base import LayerMapping, synapse_view, weight_view
+from snn_rl.learning.base import LayerMapping, _check_finite_state, synapse_view, weight_view
 from snn_rl.learning.stdp import PairRule
 
 __all__ = ["MSTDPET", "MSTDP"]
@@ -82,6 +82,7 @@ class _RewardModulated(PairRule):
             and saved.dim() == 3
             and saved.shape[1:] == current.shape[1:]
         ):
+            _check_finite_state(name, key, saved)
             return
         super()._check_state_tensor(name, key, saved, current)
 
