@@ -45,17 +45,23 @@ from torch import Tensor
 from snn_rl import SNNNetwork
 from snn_rl._validation import check_bool, check_int, check_mask
 from snn_rl.agents.callbacks import MaybeCallback, make_callback, reads_step_locals
-from snn_rl.agents.checkpoint import PARTS, load_checkpoint, read_checkpoint, save_checkpoint
-from snn_rl.agents.config import AgentConfig, ConfigError
+from snn_rl.agents.checkpoint import (
+    PARTS,
+    check_parameters,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+from snn_rl.agents.config import AgentConfig
 from snn_rl.agents.critics import Critic
 from snn_rl.agents.diagnostics import Diagnostics, EpisodeStats
 from snn_rl.agents.env_util import as_vector_env, resolve_device
 from snn_rl.agents.learners import Learner
 from snn_rl.agents.policy import SpikingPolicy
-from snn_rl.agents.registry import tuned_settings
+from snn_rl.agents.registry import resolve_config
 from snn_rl.agents.spaces import check_spaces, spaces_match
 from snn_rl.envs.driver import VecEnvDriver
-from snn_rl.envs.rewards import RewardFunction, make_reward_function
+from snn_rl.envs.rewards import RewardFunction
 from snn_rl.envs.transition import Transition
 
 __all__ = ["AgentParts", "SpikingAgent"]
@@ -121,7 +127,7 @@ class SpikingAgent(ABC):
         self.verbose = check_int("verbose", verbose, minimum=0)
         self.tensorboard_log = tensorboard_log
         self.env_id = env if isinstance(env, str) else _spec_id(env)
-        self.config = self._resolve_config(config, overrides, n_envs, reward)
+        self.config = resolve_config(type(self), self.env_id, config, overrides, n_envs, reward)
         self.env: Any = None
         self.n_envs = self.config.n_envs
         vec = None
@@ -162,38 +168,6 @@ class SpikingAgent(ABC):
             self._attach(env, vec)
 
     # ---------------------------------------------------------------------- config
-    def _resolve_config(
-        self,
-        config: AgentConfig | Mapping[str, Any] | None,
-        overrides: Mapping[str, Any] | None,
-        n_envs: int | None,
-        reward: RewardSpec | None,
-    ) -> AgentConfig:
-        cls = self.config_class
-        if isinstance(config, cls):
-            resolved = config
-        elif isinstance(config, Mapping):
-            resolved = cls().merged(config, source="config")
-        elif config is None:
-            tuned, _, source = tuned_settings(self.algo_name, self.env_id)
-            resolved = cls().merged(tuned, source=source)
-        else:
-            raise TypeError(f"config must be a {cls.__name__} or a mapping, got {config!r}")
-        extra: dict[str, Any] = {}
-        if n_envs is not None:
-            extra["n_envs"] = n_envs
-        if reward is not None:
-            if not isinstance(reward, str | RewardFunction) and not callable(reward):
-                raise TypeError(
-                    "reward must be a reward-function name, a RewardFunction or a callable "
-                    f"f(transition) -> (B,), got {type(reward).__name__}"
-                )
-            extra["reward"] = make_reward_function(reward) if callable(reward) else reward
-        resolved = resolved.merged(overrides, source="overrides").merged(extra)
-        if not isinstance(resolved, cls):
-            raise ConfigError("", f"config must be a {cls.__name__}")
-        return resolved
-
     @abstractmethod
     def _build(self, network: SNNNetwork | None) -> AgentParts:
         """Build the policy, critic and learners from ``self.config`` and the spaces."""
@@ -525,9 +499,9 @@ class SpikingAgent(ABC):
                 f"unknown {sorted(unknown)}"
             )
         if "policy" in params:
-            _check_state("policy", params["policy"], self.policy.state_dict())
+            check_parameters("policy", params["policy"], self.policy.state_dict())
         if "critic" in params:
-            _check_state("critic", params["critic"], None)
+            check_parameters("critic", params["critic"], None)
         if "learners" in params and len(params["learners"]) != len(self.learners):
             raise ValueError(
                 f"parameters hold {len(params['learners'])} learner states, this agent has "
@@ -597,41 +571,6 @@ class SpikingAgent(ABC):
             f"  reward: {self.reward_function!r}",
         ]
         return "\n".join(lines)
-
-
-def _check_state(part: str, saved: Any, current: Mapping[str, Tensor] | None) -> None:
-    """Every tensor of ``saved`` finite and, where ``current`` is given, with its keys and
-    shapes; ValueError naming ``part`` and the key otherwise."""
-    if not isinstance(saved, Mapping):
-        raise ValueError(f"{part} parameters must be a mapping, got {type(saved).__name__}")
-    if current is not None:
-        if set(saved) != set(current):
-            raise ValueError(
-                f"{part} parameters have keys {sorted(saved)}, this agent's are {sorted(current)}"
-            )
-        for key, value in current.items():
-            got = saved[key]
-            if not isinstance(got, Tensor) or got.shape != value.shape:
-                shape = tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__
-                raise ValueError(
-                    f"{part} parameter {key!r} has shape {shape}, this agent's is "
-                    f"{tuple(value.shape)}"
-                )
-    for key, value in _tensors(saved):
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise ValueError(f"{part} parameter {key} holds NaN or inf")
-
-
-def _tensors(tree: Any, prefix: str = "") -> list[tuple[str, Tensor]]:
-    if isinstance(tree, Tensor):
-        return [(prefix or "value", tree)]
-    if isinstance(tree, Mapping):
-        return [
-            t for k, v in tree.items() for t in _tensors(v, f"{prefix}.{k}" if prefix else str(k))
-        ]
-    if isinstance(tree, list | tuple):
-        return [t for i, v in enumerate(tree) for t in _tensors(v, f"{prefix}[{i}]")]
-    return []
 
 
 def _spec_id(env: Any) -> str | None:

@@ -22,10 +22,12 @@ import io
 import json
 import os
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import Tensor
 
 from snn_rl import __version__
 from snn_rl.agents._io import atomic_write
@@ -250,3 +252,38 @@ def load_checkpoint(
         for learner in agent.learners:
             learner.reset()
     return agent
+
+
+def check_parameters(part: str, saved: Any, current: Mapping[str, Tensor] | None) -> None:
+    """Every tensor of loaded parameters ``saved`` finite and, where ``current`` is given,
+    with its keys and shapes; ValueError naming ``part`` and the key otherwise."""
+    if not isinstance(saved, Mapping):
+        raise ValueError(f"{part} parameters must be a mapping, got {type(saved).__name__}")
+    if current is not None:
+        if set(saved) != set(current):
+            raise ValueError(
+                f"{part} parameters have keys {sorted(saved)}, this agent's are {sorted(current)}"
+            )
+        for key, value in current.items():
+            got = saved[key]
+            if not isinstance(got, Tensor) or got.shape != value.shape:
+                shape = tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__
+                raise ValueError(
+                    f"{part} parameter {key!r} has shape {shape}, this agent's is "
+                    f"{tuple(value.shape)}"
+                )
+    for key, value in _tensors(saved):
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{part} parameter {key} holds NaN or inf")
+
+
+def _tensors(tree: Any, prefix: str = "") -> list[tuple[str, Tensor]]:
+    if isinstance(tree, Tensor):
+        return [(prefix or "value", tree)]
+    if isinstance(tree, Mapping):
+        return [
+            t for k, v in tree.items() for t in _tensors(v, f"{prefix}.{k}" if prefix else str(k))
+        ]
+    if isinstance(tree, list | tuple):
+        return [t for i, v in enumerate(tree) for t in _tensors(v, f"{prefix}[{i}]")]
+    return []

@@ -9,6 +9,7 @@ overrides (``agents/hyperparams/<name>.yml`` for the shipped agents; any file fo
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from snn_rl.agents.hyperparams import HYPERPARAMS_DIR, load_hyperparams
 if TYPE_CHECKING:
     from snn_rl.agents.base import SpikingAgent
 
-__all__ = ["AGENTS", "agent_class", "register_agent", "tuned_settings"]
+__all__ = ["AGENTS", "agent_class", "register_agent", "resolve_config", "tuned_settings"]
 
 #: Registered spiking agents, name -> class.
 AGENTS: dict[str, type[SpikingAgent]] = {}
@@ -79,3 +80,40 @@ def tuned_settings(name: str, env_id: str | None) -> tuple[dict[str, Any], int |
     entry = load_hyperparams(name, env_id, path=path)
     budget = entry.pop("n_timesteps", None)
     return entry, None if budget is None else int(budget), f"{path.name} [{env_id}]"
+
+
+def resolve_config(
+    cls: type[SpikingAgent],
+    env_id: str | None,
+    config: Any,
+    overrides: Mapping[str, Any] | None,
+    n_envs: int | None,
+    reward: Any,
+) -> Any:
+    """The configuration an agent of class ``cls`` uses (see :class:`SpikingAgent`): ``config``
+    as given (an instance), or merged onto the generic defaults (a mapping), or the defaults
+    with the tuned entry for ``env_id``; then ``overrides``, then the ``n_envs`` and
+    ``reward`` shorthands."""
+    from snn_rl.envs.rewards import RewardFunction, make_reward_function
+
+    config_class = cls.config_class
+    if isinstance(config, config_class):
+        resolved = config
+    elif isinstance(config, Mapping):
+        resolved = config_class().merged(config, source="config")
+    elif config is None:
+        tuned, _, source = tuned_settings(cls.algo_name, env_id)
+        resolved = config_class().merged(tuned, source=source)
+    else:
+        raise TypeError(f"config must be a {config_class.__name__} or a mapping, got {config!r}")
+    extra: dict[str, Any] = {}
+    if n_envs is not None:
+        extra["n_envs"] = n_envs
+    if reward is not None:
+        if not isinstance(reward, str | RewardFunction) and not callable(reward):
+            raise TypeError(
+                "reward must be a reward-function name, a RewardFunction or a callable "
+                f"f(transition) -> (B,), got {type(reward).__name__}"
+            )
+        extra["reward"] = make_reward_function(reward) if callable(reward) else reward
+    return resolved.merged(overrides, source="overrides").merged(extra)
