@@ -18,8 +18,10 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Literal
 
+import torch
 from torch import Tensor, nn
 
+from snn_rl._guard import FiniteGuard
 from snn_rl._validation import check_bool, check_choice
 from snn_rl.connections import Connection
 from snn_rl.neurons import Input, Neuron
@@ -46,6 +48,15 @@ class SNNNetwork(nn.Module):
     Each layer may carry a role (:data:`LAYER_ROLES`), declared when it is added or later with
     :meth:`set_role`; the engine itself never reads it, the agents use it to decide which rule
     trains which layer (never the layer's name).
+
+    Finiteness (``check_finite``, default True): NaN or inf can only enter a network through
+    its input, the extra ``currents`` of :meth:`forward`, or its weights (neuron parameters are
+    validated finite). The source population checks the input, :meth:`forward` the extra
+    currents, :meth:`reset_state` (without a mask) every layer's weights, and learning rules
+    the weights after each of their steps; each raises :class:`~snn_rl.NonFiniteError` naming
+    the population or layer and the step. The populations fed by the network's connections
+    are not checked again (their currents are sums of finite weights times spikes), which
+    keeps the cost at one check per step.
     """
 
     def __init__(self) -> None:
@@ -54,6 +65,8 @@ class SNNNetwork(nn.Module):
         self.neurons = nn.ModuleDict()
         self._layers: OrderedDict[str, tuple[Connection, Neuron, Neuron]] = OrderedDict()
         self._roles: dict[str, LayerRole | None] = {}
+        self.check_finite = True
+        self._guard = FiniteGuard()
         self._schedule: list[tuple[Neuron, list[str]]] = []
         self._source: Neuron | None = None
 
@@ -104,6 +117,7 @@ class SNNNetwork(nn.Module):
             if not any(n is neuron for n in self.neurons.values()):
                 self.neurons[f"{name}_{side}"] = neuron
                 neuron.label = f"population {name}_{side} ({type(neuron).__name__})"
+        postsynaptic._fed_by_network = True
         self._layers[name] = (connection, presynaptic, postsynaptic)
         self._roles[name] = role
         self._source = None
@@ -115,9 +129,10 @@ class SNNNetwork(nn.Module):
             self._schedule.append((postsynaptic, [name]))
 
     def set_check_finite(self, enabled: bool) -> None:
-        """Turn the finiteness check of every population's input on or off (its cost is
-        one reduction and one host read per population and step on the CPU)."""
-        check_bool("enabled", enabled)
+        """Turn the network's finiteness checks on or off (see the class docstring; their
+        cost, one reduction and one host read per step on the CPU, is measured in
+        docs/benchmarks.md)."""
+        self.check_finite = check_bool("enabled", enabled)
         for neuron in self.neurons.values():
             neuron.check_finite = enabled
 
@@ -125,6 +140,7 @@ class SNNNetwork(nn.Module):
         """Raise :class:`~snn_rl.NonFiniteError` for a NaN or inf input that a population
         recorded on a non-CPU device (one host sync per population); on the CPU the checks
         raise at once and this does nothing."""
+        self._guard.verify()
         for neuron in self.neurons.values():
             neuron.verify_finite()
 
@@ -173,10 +189,21 @@ class SNNNetwork(nn.Module):
         return next(iter(self._layers.values()))[1].batch_size
 
     def reset_state(self, batch_size: int | None = None, mask: Tensor | None = None) -> None:
-        """Reset every population and connection (all rows, ``batch_size`` new rows, or ``mask``)."""
+        """Reset every population and connection (all rows, ``batch_size`` new rows, or ``mask``).
+
+        A reset of all rows also checks every layer's weights for NaN and inf (see the class
+        docstring) and restarts the step count of the network's finiteness messages.
+        """
         for module in self.modules():
             if isinstance(module, Neuron | Connection):
                 module.reset_state(batch_size=batch_size, mask=mask)
+        if mask is None and self._checking():
+            self._guard.reset()
+            for name, (conn, _, _) in self._layers.items():
+                self._guard.check(conn.weight, "the weights of layer {!r}", name)
+
+    def _checking(self) -> bool:
+        return self.check_finite and not torch.compiler.is_compiling()
 
     def _stateful(self) -> list[tuple[str, Neuron | Connection]]:
         return [(n, m) for n, m in self.named_modules() if isinstance(m, Neuron | Connection)]
@@ -233,9 +260,14 @@ class SNNNetwork(nn.Module):
         if not self._layers:
             raise RuntimeError("the network has no layers; call add_layer first")
         extra: dict[int, Tensor] = {}
+        checking = self._checking()
+        if checking:
+            self._guard.step += 1
         for key, value in (currents or {}).items():
             if key not in self._layers:
                 raise KeyError(f"currents has unknown layer {key!r}; layers: {list(self._layers)}")
+            if checking:
+                self._guard.check(value, "the extra current into layer {!r}", key)
             post = self._layers[key][2]
             extra[id(post)] = extra[id(post)] + value if id(post) in extra else value
         self.source()(x)

@@ -121,8 +121,10 @@ class Neuron(nn.Module):
             neuron's receptive field (FedeNeuron); the network then provides it.
         check_finite: True (default): an input holding NaN or inf raises
             :class:`~snn_rl.NonFiniteError` naming the population and the step (on a GPU at
-            :meth:`verify_finite`); set False to skip the check's cost.
-        label: how errors name the population (the network sets it to the layer it feeds).
+            :meth:`verify_finite`); set False to skip the check's cost. A population that an
+            :class:`~snn_rl.SNNNetwork` feeds through its connections is checked by the
+            network instead (see there).
+        label: how errors name the population (the network sets it from the layer).
     """
 
     state_names: ClassVar[tuple[str, ...]] = ("spikes", "trace")
@@ -143,6 +145,7 @@ class Neuron(nn.Module):
         self._check()
         self.label = f"a {type(self).__name__}"
         self._guard = FiniteGuard()
+        self._fed_by_network = False  # set by SNNNetwork.add_layer for postsynaptic populations
         for name in self.state_names:
             self.register_buffer(
                 name, torch.zeros((1, *self.shape), dtype=dtype, device=device), persistent=False
@@ -228,15 +231,18 @@ class Neuron(nn.Module):
         """Raise for a NaN or inf input recorded on a non-CPU device (one host sync)."""
         self._guard.verify()
 
+    def _checking(self) -> bool:
+        return self.check_finite and not self._fed_by_network and not torch.compiler.is_compiling()
+
     def _tick(self) -> None:
         """Count a step for the guard's messages (not inside a compiled step)."""
-        if self.check_finite and not torch.compiler.is_compiling():
+        if self._checking():
             self._guard.step += 1
 
     def _check_input(self, name: str, x: Tensor) -> Tensor:
         ref = self._buffers["spikes"]  # the buffer dict directly: Module.__getattr__ is slow
         if isinstance(x, Tensor) and x.shape[0] == ref.shape[0] and x.shape[1:] == self.shape:
-            if self.check_finite and not torch.compiler.is_compiling():
+            if self._checking():
                 self._guard.check(x, "the {} into {}", name, self.label)
             return x if x.dtype == ref.dtype else x.to(ref.dtype)
         if not isinstance(x, Tensor):

@@ -80,3 +80,9 @@ def test_plot_speed_writes_an_image(tmp_path):
     image = tmp_path / "speed.png"
     assert image.stat().st_size > 1000 and image.read_bytes()[:4] == b"\x89PNG"
     assert list(plot_speed.series(results)) == ["N1", "agent"]
+
+
+def test_guard_cost_script_measures_both_settings():
+    guard = load("guard_cost")
+    pairs = guard.network_pairs("N1", 1, pairs=1, steps=5)
+    assert len(pairs) == 1 and all(rate > 0 for rate in pairs[0])

@@ -7,9 +7,10 @@ from snn_rl import FedeNeuron, Input, LIFNeuron, Linear, NonFiniteError, SNNNetw
 from snn_rl.learning import MSTDPET, FedeSTDP
 
 
-def net_of(post=None, weight=0.5):
+def net_of(post=None, weight=0.5, checked=True):
     net = SNNNetwork()
     net.add_layer("fc", Linear(3, 2, weight=weight), Input(3), post or LIFNeuron(2))
+    net.set_check_finite(checked)
     net.reset_state(batch_size=2)
     return net
 
@@ -38,10 +39,16 @@ def test_nan_spikes_and_inf_currents_raise():
         lif(torch.tensor([[float("inf"), 0.0]]))
 
 
-def test_nan_weights_are_caught_at_the_first_step():
-    net = net_of(weight=float("nan"))
-    with pytest.raises(NonFiniteError, match="current into population fc_post"):
-        net(torch.ones(2, 3))
+def test_nan_weights_are_caught_at_the_reset_and_extra_currents_at_the_step():
+    with pytest.raises(NonFiniteError, match=r"the weights of layer 'fc' became NaN or inf"):
+        net_of(weight=float("nan"))
+    net = net_of()
+    net(torch.ones(2, 3))
+    with pytest.raises(NonFiniteError, match=r"the extra current into layer 'fc' .*at step 2"):
+        net(torch.ones(2, 3), currents={"fc": torch.tensor([[0.0, float("inf")]] * 2)})
+    # populations fed by the network's connections are not checked again: their currents are
+    # finite weights times spikes (what keeps the guard at one check per step)
+    assert net.neurons["fc_post"]._fed_by_network and not net.neurons["fc_pre"]._fed_by_network
 
 
 def test_large_finite_values_do_not_raise():
@@ -65,8 +72,7 @@ def test_fede_weights_running_to_inf_raise_at_the_step_they_do():
 
 
 def test_checks_can_be_turned_off_for_benchmarks():
-    net = net_of(weight=float("nan"))
-    net.set_check_finite(False)
+    net = net_of(weight=float("nan"), checked=False)
     out = net(torch.ones(2, 3))  # NaN goes through, as asked
     assert torch.isnan(net.neurons["fc_post"].v).all() and out.sum() == 0
     rule = MSTDPET(net_of().layer_state_dict(), lr=1.0, e_trace_decay=0.5)
