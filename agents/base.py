@@ -5,9 +5,10 @@ An agent is made of parts, built once from its typed configuration by the subcla
 (``docs/agents.md``)::
 
     phi     = policy.encode(obs)                          (carried over from the last step)
-    decision window: policy.sim_step(phi), learners.after_sim_step()   x decision_steps
+    decision window: policy.sim_step(phi), learners.after_sim_step("decision")  x decision_steps
     action  = policy.explore(counts, exploration rate)
-    efference window: policy.sim_step(phi, drive), learners.after_sim_step()  x feedback_steps
+    efference window: policy.sim_step(phi, drive), learners.after_sim_step("feedback")
+                                                                            x feedback_steps
     tr      = driver.step(action)                         (one Transition)
     reward  = reward_function(tr)
     signal  = critic(reward, phi, phi(tr.next_obs), tr)   (the modulator)
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,7 +38,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium.vector import VectorEnv
+from gymnasium.vector import VectorEnv, VectorWrapper
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.utils import configure_logger
 from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
@@ -60,8 +62,10 @@ from snn_rl.agents.learners import Learner
 from snn_rl.agents.policy import SpikingPolicy
 from snn_rl.agents.registry import resolve_config
 from snn_rl.agents.spaces import check_spaces, spaces_match
+from snn_rl.agents.task import Choice, TaskInfo, describe_task
 from snn_rl.envs.driver import VecEnvDriver
-from snn_rl.envs.rewards import RewardFunction
+from snn_rl.envs.reward_wrappers import RewardFunctionWrapper, VectorRewardFunctionWrapper
+from snn_rl.envs.rewards import EnvReward, RewardFunction, SumReward
 from snn_rl.envs.transition import Transition
 
 __all__ = ["AgentParts", "SpikingAgent"]
@@ -100,6 +104,16 @@ class SpikingAgent(ABC):
         seed: seeds network initialisation, exploration and env resets.
         verbose: 0 silent, 1 training logs on stdout.
         tensorboard_log: folder for TensorBoard logs (needs the tensorboard package).
+        max_episode_steps: episode cap of envs built from an id or given as a
+            ``gymnasium.Env`` (default: the spec's time limit; an env without one is capped
+            at ``env_util.DEFAULT_MAX_EPISODE_STEPS`` with a warning).
+        tuned: use the tuned entry of the env id when there is one (False: the defaults
+            derived from the task, as for an env without an entry).
+
+    Attributes:
+        task_choices: the configuration values derived from the task
+            (:meth:`task_defaults`), each with its rule; empty when a tuned entry or a full
+            config was used.
     """
 
     algo_name: ClassVar[str] = ""  # the registry name, set by register_agent
@@ -118,6 +132,8 @@ class SpikingAgent(ABC):
         seed: int | None = None,
         verbose: int = 0,
         tensorboard_log: str | None = None,
+        max_episode_steps: int | None = None,
+        tuned: bool = True,
         observation_space: gym.spaces.Space | None = None,
         action_space: gym.spaces.Space | None = None,
     ) -> None:
@@ -126,13 +142,33 @@ class SpikingAgent(ABC):
         self.seed = int(np.random.SeedSequence().entropy % (2**31)) if seed is None else seed
         self.verbose = check_int("verbose", verbose, minimum=0)
         self.tensorboard_log = tensorboard_log
+        self.max_episode_steps = (
+            None
+            if max_episode_steps is None
+            else check_int("max_episode_steps", max_episode_steps, minimum=1)
+        )
         self.env_id = env if isinstance(env, str) else _spec_id(env)
-        self.config = resolve_config(type(self), self.env_id, config, overrides, n_envs, reward)
+        check_bool("tuned", tuned)
+        self.config, self.task_choices = resolve_config(
+            type(self),
+            self.env_id,
+            config,
+            overrides,
+            n_envs,
+            reward,
+            task=lambda: describe_task(env, self.max_episode_steps),
+            tuned=tuned,
+        )
+        _warn_if_shaping_ignored(env, self.config.reward)
+        if self.verbose >= 1 and self.task_choices:
+            print(f"{type(self).__name__}: configuration derived from the task (no tuned entry):")
+            for choice in self.task_choices:
+                print(f"  {choice}")
         self.env: Any = None
         self.n_envs = self.config.n_envs
         vec = None
         if env is not None:
-            vec = as_vector_env(env, self.n_envs, self.device)
+            vec = as_vector_env(env, self.n_envs, self.device, self.max_episode_steps)
             observation_space, action_space = vec.single_observation_space, vec.single_action_space
             self.env_id = self.env_id or _spec_id(vec)
             self.n_envs = vec.num_envs
@@ -168,6 +204,11 @@ class SpikingAgent(ABC):
             self._attach(env, vec)
 
     # ---------------------------------------------------------------------- config
+    @classmethod
+    def task_defaults(cls, task: TaskInfo) -> list[Choice]:
+        """Configuration values for a task without a tuned entry, each with its rule."""
+        return []
+
     @abstractmethod
     def _build(self, network: SNNNetwork | None) -> AgentParts:
         """Build the policy, critic and learners from ``self.config`` and the spaces."""
@@ -189,7 +230,9 @@ class SpikingAgent(ABC):
 
     def set_env(self, env: str | gym.Env | VectorEnv | VecEnv) -> None:
         """Use another env with the same observation and action spaces."""
-        self._attach(env, as_vector_env(env, self.config.n_envs, self.device))
+        self._attach(
+            env, as_vector_env(env, self.config.n_envs, self.device, self.max_episode_steps)
+        )
 
     def get_env(self) -> Any:
         """The training env: the vector env built from an id, or the env as given."""
@@ -307,10 +350,11 @@ class SpikingAgent(ABC):
 
     def _window(self, phi: Tensor, steps: int, drive: Tensor | None, sample: bool) -> Tensor:
         policy, counts = self.policy, torch.zeros_like(self.policy.output.spikes)
+        window = "decision" if drive is None else "feedback"
         for _ in range(steps):
             counts += policy.sim_step(phi, drive)
             for learner in self.learners:
-                learner.after_sim_step()
+                learner.after_sim_step(window)
             if sample:
                 self._diagnostics.after_sim_step()
         return counts
@@ -571,6 +615,33 @@ class SpikingAgent(ABC):
             f"  reward: {self.reward_function!r}",
         ]
         return "\n".join(lines)
+
+
+def _warn_if_shaping_ignored(env: Any, reward: RewardFunction) -> None:
+    """Warn when the env's rewards are reshaped by a reward wrapper but the agent's reward
+    function does not read the env's reward (a tuned entry's ``terminal``, say)."""
+    if isinstance(reward, EnvReward) or (
+        isinstance(reward, SumReward) and any(isinstance(p, EnvReward) for p in reward.parts)
+    ):
+        return
+    wrappers: list[Any] = []
+    inner = env
+    while isinstance(inner, gym.Wrapper | VectorWrapper):
+        wrappers.append(inner)
+        inner = inner.env
+    shaping = (
+        gym.RewardWrapper,
+        gym.vector.VectorRewardWrapper,
+        RewardFunctionWrapper,
+        VectorRewardFunctionWrapper,
+    )
+    if any(isinstance(w, shaping) for w in wrappers):
+        warnings.warn(
+            f"the env's rewards pass through a reward wrapper, but the agent learns from "
+            f"{reward!r}, which does not read them; pass reward='env' to learn from them",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _spec_id(env: Any) -> str | None:

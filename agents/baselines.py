@@ -244,6 +244,7 @@ def make_baseline(
     n_envs: int | None = None,
     hyperparams: dict | None = None,
     env_kwargs: dict | None = None,
+    max_episode_steps: int | None = None,
     verbose: int = 0,
 ) -> BaseAlgorithm:
     """An SB3 model of ``algo`` for ``env_id`` with the tuned hyperparameters.
@@ -256,6 +257,7 @@ def make_baseline(
         n_envs: training envs (default: the tuned value, else 1).
         hyperparams: keys of the YAML entry that override the tuned ones.
         env_kwargs: keyword arguments of ``make_env``.
+        max_episode_steps: episode cap (``make_env``'s).
         verbose: SB3 verbosity.
 
     Returns:
@@ -269,7 +271,9 @@ def make_baseline(
         raw["n_envs"] = n_envs
     config = parse_hyperparams(algo, raw)
     venv: VecEnv = make_vec_env(
-        lambda: make_env(env_id, env_kwargs=env_kwargs), n_envs=config.n_envs, seed=seed
+        lambda: make_env(env_id, env_kwargs=env_kwargs, max_episode_steps=max_episode_steps),
+        n_envs=config.n_envs,
+        seed=seed,
     )
     allowed = _ACTION_SPACES.get(config.algo)
     if allowed is not None and not isinstance(venv.action_space, allowed):

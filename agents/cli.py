@@ -25,6 +25,10 @@ from snn_rl import __version__
 from snn_rl.agents._io import atomic_write
 
 DEFAULT_TIMESTEPS = 100_000
+LIMIT_HELP = (
+    "episode cap of training and evaluation (default: the env's time limit; an env without "
+    "one is capped at 1000 steps, with a warning)"
+)
 
 
 def _positive_int(text: str) -> int:
@@ -80,9 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="configuration overrides, dotted keys and YAML values, e.g. rule.lr=0.02 "
         "'network.hidden_sizes=[32]' critic.type=none (after --config)",
     )
+    train.add_argument(
+        "--no-tuned",
+        action="store_true",
+        help="ignore the tuned entry: the defaults derived from the task (--verbose 1 prints them)",
+    )
     train.add_argument("--output", type=Path, default=None, help="folder (default runs/ENV_ID)")
     train.add_argument("--eval-episodes", type=_positive_int, default=100)
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--max-episode-steps", type=_positive_int, default=None, help=LIMIT_HELP)
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.add_argument("--verbose", type=int, default=0, choices=(0, 1))
 
     ev = sub.add_parser("evaluate", help="mean and std of episode return of a saved agent")
@@ -92,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=_non_negative_int, default=0)
     ev.add_argument("--device", default="auto")
     ev.add_argument("--stochastic", action="store_true", help="keep exploration on")
+    ev.add_argument("--max-episode-steps", type=_positive_int, default=None, help=LIMIT_HELP)
+    ev.add_argument("--progress", action="store_true", help="a progress bar over episodes")
     ev.add_argument("--json", action="store_true", help="print JSON")
 
     enjoy = sub.add_parser("enjoy", help="watch a saved agent (screen, or a .gif file)")
@@ -120,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--eval-freq", type=_positive_int, default=10_000, help="env steps")
     cmp.add_argument("--eval-episodes", type=_positive_int, default=100)
     cmp.add_argument("--threshold", type=float, default=None, help="default: the env spec's")
+    cmp.add_argument("--max-episode-steps", type=_positive_int, default=None, help=LIMIT_HELP)
+    cmp.add_argument(
+        "--no-tuned", action="store_true", help="spiking agents without their tuned entries"
+    )
     cmp.add_argument("--n-jobs", type=_positive_int, default=1, help="parallel processes")
     cmp.add_argument("--backend", choices=("local", "ray"), default="local")
     cmp.add_argument("--ray-address", default=None, help="Ray cluster (default: RAY_ADDRESS)")
@@ -174,7 +190,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = _load_config(args.config)
     file_budget = overrides.pop("n_timesteps", None)
     overrides.update(parse_sets(args.set))
-    tuned_budget = tuned_settings(args.algo, args.env_id)[1]
+    tuned_budget = None if args.no_tuned else tuned_settings(args.algo, args.env_id)[1]
     total = next(
         (int(t) for t in (args.total_timesteps, file_budget, tuned_budget) if t is not None),
         DEFAULT_TIMESTEPS,
@@ -189,6 +205,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         seed=args.seed,
         verbose=args.verbose,
+        max_episode_steps=args.max_episode_steps,
+        tuned=not args.no_tuned,
     )
     print(
         f"training {cls.__name__} on {args.env_id} for {total} env steps "
@@ -200,7 +218,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     path = agent.save(output / "model.zip")
     config_text = yaml.safe_dump({**agent.config.to_dict(), "n_timesteps": total}, sort_keys=False)
     atomic_write(output / "config.yml", lambda p: p.write_text(config_text))
-    result = evaluate(agent, args.env_id, n_episodes=args.eval_episodes, seed=10_000 + args.seed)
+    result = evaluate(
+        agent,
+        args.env_id,
+        n_episodes=args.eval_episodes,
+        seed=10_000 + args.seed,
+        max_episode_steps=args.max_episode_steps,
+        progress_bar=not args.no_progress,
+    )
     summary = {
         "env_id": args.env_id,
         "algo": args.algo,
@@ -235,7 +260,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if env_id is None:
         raise SystemExit("snn-rl: the checkpoint names no env; pass --env ENV_ID")
     result = evaluate(
-        agent, env_id, n_episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic
+        agent,
+        env_id,
+        n_episodes=args.episodes,
+        seed=args.seed,
+        deterministic=not args.stochastic,
+        max_episode_steps=args.max_episode_steps,
+        progress_bar=args.progress,
     )
     if args.json:
         print(json.dumps({"env_id": env_id, **result.as_dict()}))
@@ -324,6 +355,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             ray_address=args.ray_address,
             threshold=args.threshold,
             device=args.device,
+            max_episode_steps=args.max_episode_steps,
+            tuned=not args.no_tuned,
             plot=not args.no_plot,
             verbose=not args.quiet,
         )

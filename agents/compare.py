@@ -36,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from snn_rl._validation import check_int
+from snn_rl._validation import check_bool, check_int
 from snn_rl.agents import baselines
 from snn_rl.agents._io import atomic_write
 from snn_rl.agents.callbacks import ScheduledEvaluation
@@ -92,6 +92,8 @@ class RunSpec:
     output: str
     device: str = "cpu"
     overrides: dict = field(default_factory=dict)
+    max_episode_steps: int | None = None
+    tuned: bool = True
     write_progress: bool = True
     verbose: bool = True
 
@@ -101,18 +103,33 @@ class RunSpec:
 
     def settings(self) -> dict:
         keys = ("env_id", "algo", "seed", "total_timesteps", "eval_freq", "eval_episodes")
-        return {**{k: getattr(self, k) for k in keys}, "overrides": self.overrides}
+        out = {**{k: getattr(self, k) for k in keys}, "overrides": self.overrides}
+        if self.max_episode_steps is not None:  # absent by default: older runs still match
+            out["max_episode_steps"] = self.max_episode_steps
+        if not self.tuned:
+            out["tuned"] = False
+        return out
 
 
 def _build(spec: RunSpec) -> tuple[Any, Any, dict]:
     """(model, model -> what to evaluate, hyperparameters as JSON-able data)."""
     if spec.algo in AGENTS:
         agent = AGENTS[spec.algo](
-            spec.env_id, seed=spec.seed, device=spec.device, overrides=spec.overrides
+            spec.env_id,
+            seed=spec.seed,
+            device=spec.device,
+            overrides=spec.overrides,
+            max_episode_steps=spec.max_episode_steps,
+            tuned=spec.tuned,
         )
         return agent, lambda m: m, agent.config.to_dict()
     model = baselines.make_baseline(
-        spec.algo, spec.env_id, seed=spec.seed, device=spec.device, hyperparams=spec.overrides
+        spec.algo,
+        spec.env_id,
+        seed=spec.seed,
+        device=spec.device,
+        hyperparams=spec.overrides,
+        max_episode_steps=spec.max_episode_steps,
     )
     tuned = baselines.baseline_hyperparams(spec.algo, spec.env_id)
     return model, baselines.eval_policy, {**tuned, **spec.overrides}
@@ -132,6 +149,7 @@ def run_one(spec: RunSpec) -> dict:
                 spec.env_id,
                 n_episodes=spec.eval_episodes,
                 seed=EVAL_SEED_OFFSET + spec.seed,
+                max_episode_steps=spec.max_episode_steps,
             )
             return result.returns, result.lengths
 
@@ -284,6 +302,8 @@ def compare(
     threshold: float | None = None,
     device: str = "cpu",
     overrides: Mapping[str, dict] | None = None,
+    max_episode_steps: int | None = None,
+    tuned: bool = True,
     plot: bool = True,
     verbose: bool = True,
 ) -> list[dict]:
@@ -307,6 +327,10 @@ def compare(
         overrides: per algorithm, hyperparameters that replace the tuned ones, e.g.
             ``{"mstdpet": {"rule.a_post": 0.5}, "ppo": {"n_steps": 64}}`` (a spiking
             agent's are configuration overrides, an SB3 algorithm's constructor arguments).
+        max_episode_steps: episode cap of training and evaluation envs, every arm (default:
+            the spec's time limit, else ``env_util.DEFAULT_MAX_EPISODE_STEPS``).
+        tuned: spiking agents use their tuned entry (False: the defaults derived from the
+            task; SB3 arms keep theirs).
         plot: write ``curves.png`` (needs matplotlib).
         verbose: print a line per evaluation.
 
@@ -316,6 +340,8 @@ def compare(
     ints = {"total_timesteps": total_timesteps, "eval_freq": eval_freq, "n_jobs": n_jobs}
     ints["eval_episodes"] = eval_episodes
     threshold = _check_args(env_id, algos, seeds, threshold, backend, **ints)
+    if max_episode_steps is not None:
+        max_episode_steps = check_int("max_episode_steps", max_episode_steps, minimum=1)
     overrides = dict(overrides or {})
     if set(overrides) - set(algos):
         raise ValueError(
@@ -336,6 +362,8 @@ def compare(
             output=str(out),
             device=device,
             overrides=dict(overrides.get(algo, {})),
+            max_episode_steps=max_episode_steps,
+            tuned=check_bool("tuned", tuned),
             verbose=verbose,
         )
         for algo in algos

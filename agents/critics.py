@@ -20,6 +20,7 @@ subclass whose ``build`` makes it; :func:`register_critic` adds one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -207,7 +208,12 @@ class TDCritic(Critic):
       mean_b(delta_b)``, means over the active rows (one critic for all envs).
     - rows that ended (terminated or truncated) get ``e = 0``.
 
-    ``w``, ``b`` start at 0; the returned signal is ``delta`` before the update.
+    ``w`` starts at 0 and ``b`` at ``init_value`` (above the true values: optimistic, so
+    the modulator is not 0 before the first reward: visited states' values fall, unvisited
+    ones stay high); the returned signal is ``delta`` before the update, or with ``normalize``
+    ``delta / sqrt(m)``, where ``m`` is a bias-corrected running mean of ``delta**2`` over the
+    active rows (``m <- m + norm_rate * (mean_b(delta_b**2) - m)`` per call): a modulator
+    of unit scale whatever the reward's scale, so one learning rate serves many tasks.
     ``feature_norm_sq`` defaults to the mean ``||phi(s)||^2`` of the first batch; ``e`` is
     allocated at the first call after :meth:`reset` (no mask), for that call's batch size.
 
@@ -233,13 +239,20 @@ class TDCritic(Critic):
         lr: float,
         lr_bias: float,
         feature_norm_sq: float | None = None,
+        init_value: float = 0.0,
+        normalize: bool = False,
+        norm_rate: float = 0.01,
         device: torch.device | str = "cpu",
     ) -> None:
         self.n_features = n_features
         self.gamma, self.lam, self.lr, self.lr_bias = gamma, lam, lr, lr_bias
         self.feature_norm_sq = feature_norm_sq
+        self.init_value = init_value
+        self.normalize, self.norm_rate = normalize, norm_rate
+        self.delta_sq = torch.zeros((), device=device)  # running mean of delta**2, uncorrected
+        self.norm_weight = torch.zeros((), device=device)  # 1 - (1 - norm_rate)**calls
         self.weight = torch.zeros(n_features, device=device)
-        self.bias = torch.zeros((), device=device)
+        self.bias = torch.full((), float(init_value), device=device)
         self.e_trace: Tensor | None = None
 
     def value(self, phi: Tensor) -> Tensor:
@@ -259,7 +272,14 @@ class TDCritic(Critic):
         self.bias = self.bias + self.lr_bias * delta.sum() / count
         ended = (tr.terminated | tr.truncated) & tr.active
         self.e_trace = self.e_trace.masked_fill(ended.unsqueeze(1), 0.0)
-        return delta
+        if not self.normalize:
+            return delta
+        any_active = (tr.active.sum() > 0).to(delta.dtype)
+        rate = self.norm_rate * any_active
+        self.delta_sq = self.delta_sq + rate * ((delta**2).sum() / count - self.delta_sq)
+        self.norm_weight = self.norm_weight + rate * (1.0 - self.norm_weight)
+        scale = torch.sqrt(self.delta_sq / self.norm_weight.clamp(min=1e-12)).clamp(min=1e-8)
+        return delta / scale
 
     def _setup(self, phi: Tensor) -> None:
         if phi.ndim != 2 or phi.shape[1] != self.n_features:
@@ -286,12 +306,15 @@ class TDCritic(Critic):
         self.e_trace = self.e_trace.masked_fill(mask.unsqueeze(1), 0.0)
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "weight": self.weight.clone(),
             "bias": self.bias.clone(),
             "e_trace": None if self.e_trace is None else self.e_trace.clone(),
             "feature_norm_sq": self.feature_norm_sq,
         }
+        if self.normalize:
+            state.update(delta_sq=self.delta_sq.clone(), norm_weight=self.norm_weight.clone())
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
@@ -306,9 +329,13 @@ class TDCritic(Critic):
         self.e_trace = None if e is None else e.to(device, self.weight.dtype).clone()
         norm = state["feature_norm_sq"]
         self.feature_norm_sq = None if norm is None else float(norm)
+        if self.normalize:
+            self.delta_sq = state["delta_sq"].to(device, self.weight.dtype).clone()
+            self.norm_weight = state["norm_weight"].to(device, self.weight.dtype).clone()
 
     def to(self, device: torch.device) -> Critic:
         self.weight, self.bias = self.weight.to(device), self.bias.to(device)
+        self.delta_sq, self.norm_weight = self.delta_sq.to(device), self.norm_weight.to(device)
         if self.e_trace is not None:
             self.e_trace = self.e_trace.to(device)
         return self
@@ -316,7 +343,8 @@ class TDCritic(Critic):
     def __repr__(self) -> str:
         return (
             f"TDCritic(n_features={self.n_features}, gamma={self.gamma}, lam={self.lam}, "
-            f"lr={self.lr}, lr_bias={self.lr_bias}, feature_norm_sq={self.feature_norm_sq})"
+            f"lr={self.lr}, lr_bias={self.lr_bias}, feature_norm_sq={self.feature_norm_sq}, "
+            f"init_value={self.init_value}, normalize={self.normalize})"
         )
 
 
@@ -329,8 +357,15 @@ class TDCriticConfig(CriticConfig):
     lr: float = 0.1
     lr_bias: float = 0.01
     feature_norm_sq: float | None = None
+    init_value: float = 0.0
+    normalize: bool = False
+    norm_rate: float = 0.01
 
     def validate(self) -> None:
+        if not 0.0 < self.norm_rate <= 1.0:
+            raise ValueError(f"norm_rate must lie in (0, 1], got {self.norm_rate}")
+        if not math.isfinite(self.init_value):
+            raise ValueError(f"init_value must be finite, got {self.init_value}")
         for name in ("gamma", "lam"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
@@ -345,6 +380,9 @@ class TDCriticConfig(CriticConfig):
             lr=self.lr,
             lr_bias=self.lr_bias,
             feature_norm_sq=self.feature_norm_sq,
+            init_value=self.init_value,
+            normalize=self.normalize,
+            norm_rate=self.norm_rate,
             device=device,
         )
 

@@ -8,6 +8,7 @@ through :class:`SB3VecEnvAdapter`.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -20,7 +21,20 @@ import snn_rl.envs  # noqa: F401  (registers the snn_rl/ ids)
 from snn_rl._validation import check_device, check_int
 from snn_rl.envs.step_checker import StepChecker
 
-__all__ = ["SB3VecEnvAdapter", "as_vector_env", "make_env", "make_vec_env", "resolve_device"]
+__all__ = [
+    "DEFAULT_MAX_EPISODE_STEPS",
+    "SB3VecEnvAdapter",
+    "as_vector_env",
+    "env_spec",
+    "episode_limit",
+    "make_env",
+    "make_vec_env",
+    "resolve_device",
+]
+
+#: The episode cap of envs whose spec sets no time limit (CliffWalking, Blackjack, ...),
+#: so that neither training nor evaluation can hang on a policy that never ends an episode.
+DEFAULT_MAX_EPISODE_STEPS = 1000
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -31,7 +45,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return check_device("device", device)
 
 
-def _check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
+def env_spec(env_id: str) -> gym.envs.registration.EnvSpec:
+    """The registered spec of ``env_id``; ValueError naming the id otherwise."""
     if not isinstance(env_id, str):
         raise TypeError(f"env_id must be a string, got {type(env_id).__name__}")
     try:
@@ -40,10 +55,51 @@ def _check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
         raise ValueError(f"unknown environment id {env_id!r}: {err}") from err
 
 
-def make_env(env_id: str, *, env_kwargs: dict | None = None, render_mode: str | None = None):
-    """Create one Gymnasium environment (the single-env factory shared with SB3 baselines)."""
-    _check_env_id(env_id)
-    return gym.make(env_id, render_mode=render_mode, **(env_kwargs or {}))
+def episode_limit(
+    spec: gym.envs.registration.EnvSpec | None, max_episode_steps: int | None, what: str
+) -> int | None:
+    """The episode cap to apply: ``max_episode_steps`` when given; None when the env's
+    ``spec`` has a time limit already; else :data:`DEFAULT_MAX_EPISODE_STEPS`, with a
+    warning naming ``what`` (the env)."""
+    if max_episode_steps is not None:
+        return check_int("max_episode_steps", max_episode_steps, minimum=1)
+    if spec is not None and spec.max_episode_steps is not None:
+        return None
+    warnings.warn(
+        f"{what} sets no time limit; episodes are capped at {DEFAULT_MAX_EPISODE_STEPS} steps "
+        "(pass max_episode_steps, or --max-episode-steps, to choose the cap)",
+        UserWarning,
+        stacklevel=3,
+    )
+    return DEFAULT_MAX_EPISODE_STEPS
+
+
+def make_env(
+    env_id: str,
+    *,
+    env_kwargs: dict | None = None,
+    render_mode: str | None = None,
+    max_episode_steps: int | None = None,
+):
+    """Create one Gymnasium environment (the single-env factory shared with SB3 baselines).
+
+    ``max_episode_steps`` replaces the spec's time limit; an env registered without one is
+    capped at :data:`DEFAULT_MAX_EPISODE_STEPS` (with a warning).
+    """
+    spec = env_spec(env_id)
+    kwargs = dict(env_kwargs or {})
+    limit = episode_limit(spec, max_episode_steps, env_id)
+    if limit is not None:
+        kwargs["max_episode_steps"] = limit
+    return gym.make(env_id, render_mode=render_mode, **kwargs)
+
+
+def _has_time_limit(env: gym.Env) -> bool:
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return True
+        env = env.env
+    return False
 
 
 def make_vec_env(
@@ -52,26 +108,33 @@ def make_vec_env(
     *,
     device: str | torch.device = "cpu",
     env_kwargs: dict | None = None,
+    max_episode_steps: int | None = None,
 ) -> VectorEnv:
     """Create a vector env of ``n_envs`` copies of ``env_id``.
 
     Torch-native ids (``snn_rl/CartPole-v1`` ...) are built on ``device`` with SAME_STEP
     autoreset (no dummy steps, no host sync); ids with a native vector implementation use
-    it; everything else is a ``SyncVectorEnv`` of :func:`make_env`.
+    it; everything else is a ``SyncVectorEnv`` of :func:`make_env`. ``max_episode_steps``
+    as in :func:`make_env`.
     """
-    spec = _check_env_id(env_id)
+    spec = env_spec(env_id)
     n_envs = check_int("n_envs", n_envs, minimum=1)
     kwargs = dict(env_kwargs or {})
     if env_id.startswith("snn_rl/") and spec.vector_entry_point is not None:
         kwargs.setdefault("device", str(resolve_device(device)))
         kwargs.setdefault("autoreset_mode", AutoresetMode.SAME_STEP)
+        if max_episode_steps is not None:
+            kwargs["max_episode_steps"] = check_int(
+                "max_episode_steps", max_episode_steps, minimum=1
+            )
         return gym.make_vec(
             env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs
         )
-    if spec.vector_entry_point is not None and not kwargs:
+    if spec.vector_entry_point is not None and not kwargs and max_episode_steps is None:
         return gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point")
+    limit = episode_limit(spec, max_episode_steps, env_id)
     return gym.vector.SyncVectorEnv(
-        [lambda: StepChecker(make_env(env_id, env_kwargs=kwargs))] * n_envs
+        [lambda: StepChecker(make_env(env_id, env_kwargs=kwargs, max_episode_steps=limit))] * n_envs
     )
 
 
@@ -123,16 +186,32 @@ class SB3VecEnvAdapter(VectorEnv):
         self.venv.close()
 
 
-def as_vector_env(env: Any, n_envs: int, device: torch.device) -> VectorEnv:
+def as_vector_env(
+    env: Any, n_envs: int, device: torch.device, max_episode_steps: int | None = None
+) -> VectorEnv:
     """The Gymnasium vector env an agent drives: an env id (``n_envs`` copies), a
-    ``gymnasium.Env`` (one env), a Gymnasium ``VectorEnv`` or an SB3 ``VecEnv``."""
+    ``gymnasium.Env`` (one env), a Gymnasium ``VectorEnv`` or an SB3 ``VecEnv``.
+
+    ``max_episode_steps`` caps the episodes of an env id or a ``gymnasium.Env`` (one with no
+    time limit of its own gets :data:`DEFAULT_MAX_EPISODE_STEPS`, with a warning); vector
+    envs are used as they are, so it must be None for them.
+    """
+    if isinstance(env, VectorEnv | VecEnv) and max_episode_steps is not None:
+        raise ValueError(
+            "max_episode_steps applies to env ids and gymnasium.Env instances; wrap the "
+            "envs of a vector env in gymnasium.wrappers.TimeLimit yourself"
+        )
     if isinstance(env, VectorEnv):
         return env
     if isinstance(env, VecEnv):
         return SB3VecEnvAdapter(env)
     if isinstance(env, str):
-        return make_vec_env(env, n_envs, device=device)
+        return make_vec_env(env, n_envs, device=device, max_episode_steps=max_episode_steps)
     if isinstance(env, gym.Env):
+        limit = max_episode_steps
+        if limit is not None or not _has_time_limit(env):
+            limit = episode_limit(None, max_episode_steps, f"the env {env}")
+            env = gym.wrappers.TimeLimit(env, max_episode_steps=limit)
         return gym.vector.SyncVectorEnv([lambda: StepChecker(env)])
     raise TypeError(
         "env must be a Gymnasium env id, a gymnasium.Env, a gymnasium.vector.VectorEnv or a "

@@ -15,9 +15,10 @@ import numpy as np
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
+from tqdm.auto import tqdm
 
-from snn_rl._validation import check_int
-from snn_rl.agents.env_util import make_env
+from snn_rl._validation import check_bool, check_int
+from snn_rl.agents.env_util import env_spec, episode_limit, make_env
 
 __all__ = ["EvalResult", "evaluate", "make_eval_env"]
 
@@ -49,10 +50,20 @@ class EvalResult:
 
 
 def make_eval_env(
-    env_id: str, n_envs: int, seed: int, env_kwargs: dict | None = None
+    env_id: str,
+    n_envs: int,
+    seed: int,
+    env_kwargs: dict | None = None,
+    max_episode_steps: int | None = None,
 ) -> DummyVecEnv:
-    """An SB3 vector env of ``n_envs`` Monitor-wrapped copies, seeded ``seed + i``."""
-    vec = DummyVecEnv([lambda: Monitor(make_env(env_id, env_kwargs=env_kwargs))] * n_envs)
+    """An SB3 vector env of ``n_envs`` Monitor-wrapped copies, seeded ``seed + i``
+    (``max_episode_steps`` as in :func:`~snn_rl.agents.env_util.make_env`)."""
+    limit = episode_limit(env_spec(env_id), max_episode_steps, env_id)
+
+    def make() -> Monitor:
+        return Monitor(make_env(env_id, env_kwargs=env_kwargs, max_episode_steps=limit))
+
+    vec = DummyVecEnv([make] * n_envs)
     vec.seed(seed)
     return vec
 
@@ -66,10 +77,23 @@ def evaluate(
     deterministic: bool = True,
     max_envs: int = 100,
     env_kwargs: dict | None = None,
+    max_episode_steps: int | None = None,
+    progress_bar: bool = False,
 ) -> EvalResult:
-    """Score ``model`` (anything with SB3's ``predict``) over ``n_episodes`` episodes."""
+    """Score ``model`` (anything with SB3's ``predict``) over ``n_episodes`` episodes.
+
+    ``max_episode_steps`` caps each episode (default: the spec's time limit, else
+    ``env_util.DEFAULT_MAX_EPISODE_STEPS``); ``progress_bar`` shows finished episodes.
+    """
     check_int("n_episodes", n_episodes, minimum=1)
-    vec = make_eval_env(env_id, min(n_episodes, max_envs), seed, env_kwargs)
+    check_bool("progress_bar", progress_bar)
+    vec = make_eval_env(env_id, min(n_episodes, max_envs), seed, env_kwargs, max_episode_steps)
+    bar = tqdm(total=n_episodes, desc="evaluating", unit="episode") if progress_bar else None
+
+    def count_episodes(local: dict, _globals: dict) -> None:
+        if bar is not None and local["done"]:
+            bar.update(1)
+
     try:
         returns, lengths = evaluate_policy(
             model,
@@ -77,7 +101,10 @@ def evaluate(
             n_eval_episodes=n_episodes,
             deterministic=deterministic,
             return_episode_rewards=True,
+            callback=count_episodes if bar is not None else None,
         )
     finally:
         vec.close()
+        if bar is not None:
+            bar.close()
     return EvalResult(np.asarray(returns, dtype=np.float64), np.asarray(lengths))

@@ -2,7 +2,8 @@
 
 The agent loop calls every learner the same way:
 
-* ``after_sim_step()`` after each simulation step of both windows;
+* ``after_sim_step(window)`` after each simulation step of both windows (``window`` is
+  ``"decision"`` or ``"feedback"``);
 * ``after_env_step(signal, progress)`` once per env step, with the critic's modulator
   ``(B,)`` and the progress of the ``learn`` call in [0, 1];
 * ``reset(mask)`` where episodes ended (``mask=None``: every row, at the start of ``learn``).
@@ -37,7 +38,7 @@ class Learner:
     def layer_names(self) -> list[str]:
         return [name for name, _, _ in self.rule.layers()]
 
-    def after_sim_step(self) -> None: ...
+    def after_sim_step(self, window: str) -> None: ...
 
     def after_env_step(self, signal: Tensor, progress: float) -> None: ...
 
@@ -60,17 +61,30 @@ class Learner:
 
 class ReadoutLearner(Learner):
     """A reward-modulated rule: ``update_state`` per simulation step, ``step(signal)`` per
-    env step, the learning rate from ``schedule`` (constant without ``lr_final``)."""
+    env step, the learning rate from ``schedule`` (constant without ``lr_final``).
+
+    ``credit="feedback"``: spikes of the decision window pair nothing (the eligibility only
+    decays there), so only the efference copy, the action actually taken, earns credit;
+    ``"both"``: every simulation step pairs.
+    """
 
     role = "readout"
 
-    def __init__(self, rule: LearningRule, schedule: ScheduleConfig | None = None) -> None:
+    def __init__(
+        self, rule: LearningRule, schedule: ScheduleConfig | None = None, credit: str = "both"
+    ) -> None:
         super().__init__(rule)
+        if credit not in ("both", "feedback"):
+            raise ValueError(f"credit must be 'both' or 'feedback', got {credit!r}")
         self.schedule = schedule or ScheduleConfig()
         self.initial_lr = rule.param_groups[0]["lr"]
+        self.credit = credit
 
-    def after_sim_step(self) -> None:
-        self.rule.update_state()
+    def after_sim_step(self, window: str) -> None:
+        if window == "decision" and self.credit == "feedback":
+            self.rule.decay_state()
+        else:
+            self.rule.update_state()
 
     def after_env_step(self, signal: Tensor, progress: float) -> None:
         lr = self.schedule.lr(self.initial_lr, progress)
@@ -88,5 +102,5 @@ class FeatureLearner(Learner):
 
     role = "features"
 
-    def after_sim_step(self) -> None:
+    def after_sim_step(self, window: str) -> None:
         self.rule.step()

@@ -19,12 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import gymnasium as gym
+import numpy as np
 import torch
 
 from snn_rl import Input, SNNNetwork
 from snn_rl.agents.base import AgentParts, SpikingAgent
 from snn_rl.agents.config import AgentConfig
 from snn_rl.agents.critics import CriticConfig, TDCriticConfig
+from snn_rl.agents.env_util import DEFAULT_MAX_EPISODE_STEPS
 from snn_rl.agents.learners import FeatureLearner, Learner, ReadoutLearner
 from snn_rl.agents.policy import Exploration, SpikingPolicy
 from snn_rl.agents.sections import (
@@ -37,6 +39,7 @@ from snn_rl.agents.sections import (
     WindowConfig,
     build_feature_rule,
 )
+from snn_rl.agents.task import Choice, TaskInfo, rollout_bounds
 
 __all__ = ["MSTDPETAgent", "MSTDPETConfig"]
 
@@ -94,6 +97,10 @@ class MSTDPETAgent(SpikingAgent):
     config_class = MSTDPETConfig
     config: MSTDPETConfig
 
+    @classmethod
+    def task_defaults(cls, task: TaskInfo) -> list[Choice]:
+        return mstdpet_task_defaults(task)
+
     def _build(self, network: SNNNetwork | None) -> AgentParts:
         cfg = self.config
         init_gen = torch.Generator().manual_seed(self.seed)
@@ -131,7 +138,11 @@ class MSTDPETAgent(SpikingAgent):
         ).to(self.device)
         network.reset_state(batch_size=self.n_envs)
         learners: list[Learner] = [
-            ReadoutLearner(cfg.rule.build(network.layer_state_dict(role="readout")), cfg.schedule)
+            ReadoutLearner(
+                cfg.rule.build(network.layer_state_dict(role="readout")),
+                cfg.schedule,
+                credit=cfg.windows.credit,
+            )
         ]
         features = network.layer_state_dict(role="features")
         if features:
@@ -143,6 +154,65 @@ class MSTDPETAgent(SpikingAgent):
             learners.append(FeatureLearner(build_feature_rule(features, cfg.features)))
         critic = cfg.critic.build(encoder.out_features, seed=self.seed, device=self.device)
         return AgentParts(policy=policy, critic=critic, learners=learners)
+
+
+#: Sparse rewards: at most this fraction of the random rollout's steps pays a non-zero reward.
+SPARSE_FRACTION = 0.05
+
+
+def mstdpet_task_defaults(task: TaskInfo) -> list[Choice]:
+    """The configuration of an env without a tuned entry (docs/agents.md, "Defaults derived
+    from the task"): each value with the rule that chose it."""
+    out: list[Choice] = []
+    space = task.observation_space
+    if isinstance(space, gym.spaces.Discrete):
+        out.append(Choice("encoder.type", "onehot", "Discrete observations: one input per value"))
+    elif isinstance(space, gym.spaces.Box) and len(space.shape) == 1 and task.obs_low is not None:
+        bounds = rollout_bounds(task)
+        if bounds is not None:
+            low, high, notes = bounds
+            rule = "unbounded dimensions take a random rollout's range widened by 1/4: "
+            out.append(Choice("encoder.low", low, rule + "; ".join(notes)))
+            out.append(Choice("encoder.high", high, "as encoder.low"))
+    horizon = task.horizon or DEFAULT_MAX_EPISODE_STEPS
+    gamma = round(min(max(1.0 - 1.0 / horizon, 0.0), 0.99), 4)
+    lam = 0.9
+    out.append(
+        Choice("critic.gamma", gamma, f"1 - 1/H for the horizon H = {horizon}, at most 0.99")
+    )
+    out.append(Choice("critic.lam", lam, "credit over about 10 env steps"))
+    rewards = task.rewards
+    if rewards is not None and rewards.size:
+        paying = float(np.mean(rewards != 0))
+        best = float(rewards.max())
+        if paying <= SPARSE_FRACTION:
+            value = 0.5 * (max(best, 0.0) or 1.0)
+            out.append(
+                Choice(
+                    "critic.init_value",
+                    value,
+                    f"sparse reward ({paying:.1%} of {rewards.size} random steps pay): values "
+                    "start optimistic at half the largest reward seen (0.5 if none), so the "
+                    "modulator is not 0 before the first reward and unvisited states attract",
+                )
+            )
+    out.append(
+        Choice(
+            "critic.lr_bias",
+            0.0,
+            "no shared bias: it would move every state's value with each TD error (and erase "
+            "an optimistic start)",
+        )
+    )
+    out.append(
+        Choice(
+            "windows.feedback_current",
+            5.0,
+            "the efference copy makes the chosen population fire whatever its weights, so an "
+            "action whose weights fell to w_min still learns",
+        )
+    )
+    return out
 
 
 def _check_user_network(network: SNNNetwork, n_inputs: int) -> None:

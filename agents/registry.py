@@ -9,7 +9,7 @@ overrides (``agents/hyperparams/<name>.yml`` for the shipped agents; any file fo
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from snn_rl.agents.hyperparams import HYPERPARAMS_DIR, load_hyperparams
 
 if TYPE_CHECKING:
     from snn_rl.agents.base import SpikingAgent
+    from snn_rl.agents.task import Choice, TaskInfo
 
 __all__ = ["AGENTS", "agent_class", "register_agent", "resolve_config", "tuned_settings"]
 
@@ -89,21 +90,35 @@ def resolve_config(
     overrides: Mapping[str, Any] | None,
     n_envs: int | None,
     reward: Any,
-) -> Any:
-    """The configuration an agent of class ``cls`` uses (see :class:`SpikingAgent`): ``config``
-    as given (an instance), or merged onto the generic defaults (a mapping), or the defaults
-    with the tuned entry for ``env_id``; then ``overrides``, then the ``n_envs`` and
-    ``reward`` shorthands."""
+    *,
+    task: Callable[[], TaskInfo | None] | None = None,
+    tuned: bool = True,
+) -> tuple[Any, list[Choice]]:
+    """The configuration an agent of class ``cls`` uses (see :class:`SpikingAgent`), and the
+    task-derived choices in it.
+
+    ``config`` as given (an instance); or merged onto the base (a mapping); or, for None,
+    the tuned entry for ``env_id`` merged onto the generic defaults (with ``tuned`` and an
+    entry), else the base. The base is the generic defaults with ``cls.task_defaults(task)``
+    applied, ``task`` called only then (the generic defaults alone when it gives None). Then ``overrides``, then the
+    ``n_envs`` and ``reward`` shorthands."""
     from snn_rl.envs.rewards import RewardFunction, make_reward_function
 
     config_class = cls.config_class
-    if isinstance(config, config_class):
+    entry, _, source = tuned_settings(cls.algo_name, env_id) if tuned else ({}, None, "")
+    tuned = tuned and bool(entry)
+    choices: list[Choice] = []
+    if config is None and entry:
+        resolved = config_class().merged(entry, source=source)
+    elif isinstance(config, config_class):
         resolved = config
-    elif isinstance(config, Mapping):
-        resolved = config_class().merged(config, source="config")
-    elif config is None:
-        tuned, _, source = tuned_settings(cls.algo_name, env_id)
-        resolved = config_class().merged(tuned, source=source)
+    elif config is None or isinstance(config, Mapping):
+        info = None if task is None else task()
+        choices = [] if info is None else list(cls.task_defaults(info))
+        derived = {c.key: c.value for c in choices}
+        resolved = config_class().merged(derived, source="task defaults")
+        if config is not None:
+            resolved = resolved.merged(config, source="config")
     else:
         raise TypeError(f"config must be a {config_class.__name__} or a mapping, got {config!r}")
     extra: dict[str, Any] = {}
@@ -116,4 +131,4 @@ def resolve_config(
                 f"f(transition) -> (B,), got {type(reward).__name__}"
             )
         extra["reward"] = make_reward_function(reward) if callable(reward) else reward
-    return resolved.merged(overrides, source="overrides").merged(extra)
+    return resolved.merged(overrides, source="overrides").merged(extra), choices

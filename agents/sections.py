@@ -212,17 +212,24 @@ class NetworkConfig(Section):
 class WindowConfig(Section):
     """One env step: ``decision_steps`` simulation steps decide, then ``feedback_steps``
     steps drive the chosen action's population with ``+feedback_current`` (the others with
-    ``-feedback_current``), so the eligibility credits the action actually taken."""
+    ``-feedback_current``), so the eligibility credits the action actually taken.
+
+    ``credit``: which windows' spikes enter the readout's eligibility: ``"both"``, or only
+    the efference copy's (``"feedback"``; the eligibility decays through the decision window),
+    so populations that fired while deciding but were not chosen earn nothing."""
 
     decision_steps: int = 5
     feedback_steps: int = 5
     feedback_current: float = 2.0
+    credit: Literal["both", "feedback"] = "both"
 
     def validate(self) -> None:
         if self.decision_steps < 1:
             raise ValueError(f"decision_steps must be >= 1, got {self.decision_steps}")
         if self.feedback_steps < 0:
             raise ValueError(f"feedback_steps must be >= 0, got {self.feedback_steps}")
+        if self.credit == "feedback" and self.feedback_steps == 0:
+            raise ValueError("credit 'feedback' needs feedback_steps >= 1")
 
 
 @dataclass(frozen=True)

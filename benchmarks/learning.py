@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=YAML",
         help="configuration overrides, e.g. rule.a_post=0.5 'network.hidden_sizes=[32]'",
     )
+    parser.add_argument(
+        "--no-tuned", action="store_true", help="defaults derived from the task, no YAML entry"
+    )
+    parser.add_argument("--max-episode-steps", type=int, default=None)
     parser.add_argument("--output", type=Path, required=True, help="results folder")
     args = parser.parse_args(argv)
 
@@ -66,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         threshold=args.threshold,
         device=args.device,
         overrides={args.algo: overrides} if overrides else None,
+        max_episode_steps=args.max_episode_steps,
+        tuned=not args.no_tuned,
     )
     elapsed = time.perf_counter() - start
     row = rows[0]

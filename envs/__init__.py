@@ -60,11 +60,14 @@ __all__ = [
 ]
 
 # id -> registration arguments; reward thresholds hold for the default constructor arguments.
+# The single-env tasks end every episode themselves (after ``episode_length`` trials); their
+# time limit is a cap that only a very long ``episode_length`` would reach.
 _SINGLE_ENVS = {
     "snn_rl/Bandit-v0": ("snn_rl.envs.bandit:BanditEnv", 0.75),
     "snn_rl/XOR-v0": ("snn_rl.envs.xor:XOREnv", 0.9),
     "snn_rl/TargetRate-v0": ("snn_rl.envs.target_rate:TargetRateEnv", -0.1),
 }
+_TASK_CAP = 1000
 _VECTOR_ENVS = {
     "snn_rl/CartPole-v1": ("snn_rl.envs.torch_cartpole:TorchCartPoleVec", 500, 475.0),
     "snn_rl/Acrobot-v1": ("snn_rl.envs.torch_acrobot:TorchAcrobotVec", 500, -100.0),
@@ -77,7 +80,12 @@ def _register_envs() -> None:
     """Register every id once (re-importing the package does not re-register)."""
     for env_id, (entry_point, threshold) in _SINGLE_ENVS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry_point, reward_threshold=threshold)
+            gym.register(
+                id=env_id,
+                entry_point=entry_point,
+                max_episode_steps=_TASK_CAP,
+                reward_threshold=threshold,
+            )
     for env_id, (entry_point, max_steps, threshold) in _VECTOR_ENVS.items():
         if env_id not in gym.registry:
             gym.register(

@@ -111,6 +111,12 @@ class _RewardModulated(PairRule):
                 out=e,  # in place: E is the rule's own tensor
             )
 
+    def decay_state(self) -> None:
+        """``E <- g*E`` for every layer: a simulation step whose spikes pair nothing (e.g.
+        an agent's decision window when only the efference copy may earn credit)."""
+        for name, layer, group in self.layers():
+            self._e_trace(name, layer).mul_(self._decay(layer, group))
+
     def reset_state(self, mask: Tensor | None = None) -> None:
         """Zero E: all of it (re-allocated for the network's current batch size), or the
         env rows where the bool ``mask`` ``(B,)`` is True (``per_env=True`` only)."""

@@ -202,9 +202,11 @@ def test_every_arm_of_a_seed_uses_the_same_evaluation_seed(tmp_path, monkeypatch
     seen = []
     real = compare_mod.evaluate
 
-    def recording(model, env_id, *, n_episodes, seed):
+    def recording(model, env_id, *, n_episodes, seed, max_episode_steps):
         seen.append((type(model).__name__, n_episodes, seed))
-        return real(model, env_id, n_episodes=n_episodes, seed=seed)
+        return real(
+            model, env_id, n_episodes=n_episodes, seed=seed, max_episode_steps=max_episode_steps
+        )
 
     monkeypatch.setattr(compare_mod, "evaluate", recording)
     compare(

@@ -176,3 +176,36 @@ def test_spiking_state_round_trip_and_shape_error():
     assert isinstance(td, SpikingTDCritic)
     with pytest.raises(ValueError, match=r"phi must have shape \(B, 3\)"):
         td.value(torch.zeros(1, 4))
+
+
+def test_td_optimistic_start_gives_a_modulator_before_any_reward():
+    td = TDCritic(3, gamma=0.5, lam=0.0, lr=1.0, lr_bias=0.0, feature_norm_sq=1.0, init_value=2.0)
+    # V = 2 everywhere: delta = 0 + 0.5 * 2 - 2 = -1 with no reward; terminal: -2
+    torch.testing.assert_close(td_call(td, [0.0], [0], [1]), r(-1.0))
+    torch.testing.assert_close(td_call(td, [0.0], [1], [2], [T]), r(-2.0))
+    torch.testing.assert_close(td.value(torch.eye(3)), torch.tensor([1.0, 0.0, 2.0]))
+    with pytest.raises(ValueError, match="init_value must be finite"):
+        TDCriticConfig(init_value=float("nan"))
+
+
+def test_td_normalized_modulator_is_delta_over_its_running_rms():
+    kwargs = {"gamma": 0.0, "lam": 0.0, "lr": 0.0, "lr_bias": 0.0, "feature_norm_sq": 1.0}
+    td = TDCritic(3, normalize=True, norm_rate=0.5, **kwargs)
+    # first call: m = mean(delta^2) exactly (bias-corrected): rows 3 and -1 -> m = 5
+    out = td_call(td, [3.0, -1.0], [0, 1], [1, 2])
+    torch.testing.assert_close(out, r(3.0, -1.0) / 5.0**0.5)
+    td2 = TDCritic(3, normalize=True, norm_rate=0.5, **kwargs)
+    td_call(td2, [2.0], [0], [1])  # m_raw = 0.5 * 4 = 2, weight 0.5 -> m = 4
+    out = td_call(td2, [4.0], [0], [1])  # m_raw = 2 + 0.5 * (16 - 2) = 9, weight 0.75 -> 12
+    torch.testing.assert_close(out, r(4.0) / 12.0**0.5)
+    # a scaled reward gives the same modulator
+    td3 = TDCritic(3, normalize=True, norm_rate=0.5, **kwargs)
+    td_call(td3, [200.0], [0], [1])
+    torch.testing.assert_close(td_call(td3, [400.0], [0], [1]), out)
+    state = td3.state_dict()
+    assert {"delta_sq", "norm_weight"} <= set(state)
+    fresh = TDCritic(3, normalize=True, norm_rate=0.5, **kwargs)
+    fresh.load_state_dict(state)
+    torch.testing.assert_close(fresh.norm_weight, td3.norm_weight)
+    # without normalize the state keeps the keys older checkpoints hold
+    assert "delta_sq" not in TDCritic(3, **kwargs).state_dict()

@@ -41,9 +41,9 @@ def test_reward_of_step_t_modulates_the_eligibility_of_action_t():
     learner = agent.learners[0]
     original = learner.after_sim_step
 
-    def counting_update():
-        updates.append(1)
-        original()
+    def counting_update(window):
+        updates.append(window)
+        original(window)
 
     learner.after_sim_step = counting_update
     agent.learn(3)  # one vector step of 3 envs
@@ -175,3 +175,22 @@ def test_cli_errors(tmp_path, capsys):
     assert "unknown environment id" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli(["train", "CartPole-v1", "--total-timesteps", "-5"])
+
+
+@pytest.mark.parametrize("credit", ["both", "feedback"])
+def test_credit_feedback_leaves_unchosen_populations_without_eligibility(credit):
+    overrides = {
+        "windows": {"credit": credit, "feedback_current": 5.0},
+        "network": {"weight_init_mean": 1.0, "weight_init_std": 0.0},  # all fire deciding
+        "exploration": {"initial_eps": 1.0, "final_eps": 1.0},
+    }
+    agent = MSTDPETAgent("CartPole-v1", n_envs=2, seed=0, device="cpu", overrides=overrides)
+    actions = []
+    agent.learn(2, callback=lambda loc, _g: actions.append(loc["actions"]) or True)
+    e = agent.learners[0].eligibility()["output"]  # (B, 2 actions x 10, inputs)
+    per_action = e.abs().sum(-1).view(2, 2, 10).sum(-1)  # (B, action)
+    chosen = torch.as_tensor(actions[0]).long()
+    rows = torch.arange(2)
+    assert (per_action[rows, chosen] > 0).all()
+    unchosen = per_action[rows, 1 - chosen]
+    assert (unchosen == 0).all() if credit == "feedback" else (unchosen > 0).all()
