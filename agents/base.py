@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium.vector import VectorEnv, VectorWrapper
+from gymnasium.vector import VectorEnv
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.utils import configure_logger
 from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
@@ -57,7 +57,7 @@ from snn_rl.agents.checkpoint import (
 from snn_rl.agents.config import AgentConfig
 from snn_rl.agents.critics import Critic
 from snn_rl.agents.diagnostics import Diagnostics, EpisodeStats
-from snn_rl.agents.env_util import as_vector_env, resolve_device
+from snn_rl.agents.env_util import as_vector_env, resolve_device, wrapper_chain
 from snn_rl.agents.learners import Learner
 from snn_rl.agents.policy import SpikingPolicy
 from snn_rl.agents.registry import resolve_config
@@ -624,18 +624,13 @@ def _warn_if_shaping_ignored(env: Any, reward: RewardFunction) -> None:
         isinstance(reward, SumReward) and any(isinstance(p, EnvReward) for p in reward.parts)
     ):
         return
-    wrappers: list[Any] = []
-    inner = env
-    while isinstance(inner, gym.Wrapper | VectorWrapper):
-        wrappers.append(inner)
-        inner = inner.env
     shaping = (
         gym.RewardWrapper,
         gym.vector.VectorRewardWrapper,
         RewardFunctionWrapper,
         VectorRewardFunctionWrapper,
     )
-    if any(isinstance(w, shaping) for w in wrappers):
+    if any(isinstance(w, shaping) for w in wrapper_chain(env)):
         warnings.warn(
             f"the env's rewards pass through a reward wrapper, but the agent learns from "
             f"{reward!r}, which does not read them; pass reward='env' to learn from them",

@@ -30,6 +30,8 @@ __all__ = [
     "make_env",
     "make_vec_env",
     "resolve_device",
+    "time_limit_of",
+    "wrapper_chain",
 ]
 
 #: The episode cap of envs whose spec sets no time limit (CliffWalking, Blackjack, ...),
@@ -94,12 +96,21 @@ def make_env(
     return gym.make(env_id, render_mode=render_mode, **kwargs)
 
 
-def _has_time_limit(env: gym.Env) -> bool:
-    while isinstance(env, gym.Wrapper):
-        if isinstance(env, gym.wrappers.TimeLimit):
-            return True
+def wrapper_chain(env: Any) -> list[Any]:
+    """The wrappers around ``env``, outermost first (Gymnasium env and vector wrappers)."""
+    chain = []
+    while isinstance(env, gym.Wrapper | gym.vector.VectorWrapper):
+        chain.append(env)
         env = env.env
-    return False
+    return chain
+
+
+def time_limit_of(env: Any) -> int | None:
+    """The cap of the outermost ``TimeLimit`` wrapper around ``env``, None without one."""
+    for wrapper in wrapper_chain(env):
+        if isinstance(wrapper, gym.wrappers.TimeLimit):
+            return int(wrapper._max_episode_steps)
+    return None
 
 
 def make_vec_env(
@@ -209,7 +220,7 @@ def as_vector_env(
         return make_vec_env(env, n_envs, device=device, max_episode_steps=max_episode_steps)
     if isinstance(env, gym.Env):
         limit = max_episode_steps
-        if limit is not None or not _has_time_limit(env):
+        if limit is not None or time_limit_of(env) is None:
             limit = episode_limit(None, max_episode_steps, f"the env {env}")
             env = gym.wrappers.TimeLimit(env, max_episode_steps=limit)
         return gym.vector.SyncVectorEnv([lambda: StepChecker(env)])

@@ -20,7 +20,12 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from stable_baselines3.common.vec_env import VecEnv
 
-from snn_rl.agents.env_util import DEFAULT_MAX_EPISODE_STEPS, env_spec, make_vec_env
+from snn_rl.agents.env_util import (
+    DEFAULT_MAX_EPISODE_STEPS,
+    env_spec,
+    make_vec_env,
+    time_limit_of,
+)
 
 __all__ = ["ROLLOUT_STEPS", "Choice", "TaskInfo", "describe_task", "rollout_bounds"]
 
@@ -67,12 +72,7 @@ def _horizon(env: Any, max_episode_steps: int | None) -> int | None:
         return int(max_episode_steps)
     spec = getattr(env, "spec", None)
     if isinstance(env, gym.Env):
-        inner = env
-        while isinstance(inner, gym.Wrapper):
-            if isinstance(inner, gym.wrappers.TimeLimit):
-                return int(inner._max_episode_steps)
-            inner = inner.env
-        return DEFAULT_MAX_EPISODE_STEPS  # the cap as_vector_env gives it
+        return time_limit_of(env) or DEFAULT_MAX_EPISODE_STEPS  # as_vector_env's cap
     if spec is not None and spec.max_episode_steps is not None:
         return int(spec.max_episode_steps)
     return None

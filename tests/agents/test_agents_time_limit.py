@@ -11,6 +11,7 @@ from snn_rl.agents.env_util import (
     as_vector_env,
     make_env,
     make_vec_env,
+    time_limit_of,
 )
 from snn_rl.agents.evaluation import evaluate
 
@@ -63,24 +64,17 @@ def test_agent_on_an_env_instance_without_limit_is_capped():
     raw = gym.make("CliffWalking-v1").unwrapped  # no TimeLimit anywhere in its chain
     with pytest.warns(UserWarning, match="sets no time limit"):
         agent = MSTDPETAgent(raw, seed=0, device="cpu")
-    assert _capped(agent.get_env().envs[0], DEFAULT_MAX_EPISODE_STEPS)
+    assert time_limit_of(agent.get_env().envs[0]) == DEFAULT_MAX_EPISODE_STEPS
     agent = MSTDPETAgent(
         gym.make("CliffWalking-v1").unwrapped, seed=0, device="cpu", max_episode_steps=10
     )
-    assert _capped(agent.get_env().envs[0], 10)
+    assert time_limit_of(agent.get_env().envs[0]) == 10
+    assert time_limit_of(gym.make("CliffWalking-v1").unwrapped) is None
     ends = []
     agent.learn(30, callback=lambda loc, _g: ends.append(bool(loc["dones"][0])) or True)
     # the goal is 13 steps from the start: every episode is truncated after 10 steps (the
     # vector step after each end is the autoreset step of the SyncVectorEnv)
     assert [i for i, end in enumerate(ends) if end][:2] == [9, 20]
-
-
-def _capped(env, limit):
-    while isinstance(env, gym.Wrapper):
-        if isinstance(env, gym.wrappers.TimeLimit):
-            return env._max_episode_steps == limit
-        env = env.env
-    return False
 
 
 def test_vector_env_with_a_cap_is_refused():
