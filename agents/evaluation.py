@@ -91,7 +91,7 @@ def evaluate(
     bar = tqdm(total=n_episodes, desc="evaluating", unit="episode") if progress_bar else None
 
     def count_episodes(local: dict, _globals: dict) -> None:
-        if bar is not None and local["done"]:
+        if local["done"]:
             bar.update(1)
 
     try:

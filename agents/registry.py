@@ -99,14 +99,13 @@ def resolve_config(
 
     ``config`` as given (an instance); or merged onto the base (a mapping); or, for None,
     the tuned entry for ``env_id`` merged onto the generic defaults (with ``tuned`` and an
-    entry), else the base. The base is the generic defaults with ``cls.task_defaults(task)``
-    applied, ``task`` called only then (the generic defaults alone when it gives None). Then ``overrides``, then the
-    ``n_envs`` and ``reward`` shorthands."""
+    entry), else the base. The base is the generic defaults with ``cls.task_defaults(task())``
+    applied; ``task`` is called only then (the generic defaults alone when it gives None).
+    Then ``overrides``, then the ``n_envs`` and ``reward`` shorthands."""
     from snn_rl.envs.rewards import RewardFunction, make_reward_function
 
     config_class = cls.config_class
     entry, _, source = tuned_settings(cls.algo_name, env_id) if tuned else ({}, None, "")
-    tuned = tuned and bool(entry)
     choices: list[Choice] = []
     if config is None and entry:
         resolved = config_class().merged(entry, source=source)
