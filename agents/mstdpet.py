@@ -206,6 +206,23 @@ def mstdpet_task_defaults(task: TaskInfo) -> list[Choice]:
     )
     out.append(
         Choice(
+            "critic.normalize",
+            True,
+            "the modulator is the TD error over its running RMS, so one readout learning rate "
+            "serves rewards of any scale (FrozenLake's TD errors stay below 1, CliffWalking's "
+            "reach 100)",
+        )
+    )
+    out.append(
+        Choice(
+            "rule.lr",
+            0.002,
+            "the readout step for a modulator of unit RMS (measured on FrozenLake, CliffWalking "
+            "and Taxi: docs/results.md)",
+        )
+    )
+    out.append(
+        Choice(
             "windows.feedback_current",
             5.0,
             "the efference copy makes the chosen population fire whatever its weights, so an "

@@ -20,6 +20,7 @@ def test_discrete_observations_get_a_one_hot_code_and_horizon_matched_discounts(
     assert got["encoder.type"] == "onehot"
     assert got["critic.gamma"] == 0.99
     assert got["windows.feedback_current"] == 5.0
+    assert got["critic.normalize"] is True and got["rule.lr"] == 0.002
     # the goal pays 1 on a few random steps: sparse, so the critic starts optimistic
     assert got["critic.init_value"] == 0.5 and got["critic.lr_bias"] == 0.0
 
