@@ -97,7 +97,7 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
     if spec.entry_point is None:
         raise ValueError(
             f"{env_id} is a vector-only env; baselines and evaluation need a single env "
-            "(e.g. the Gymnasium id without the 'snn_rl/' prefix)"
+            "(register an entry_point for it, or use an id that has one)"
         )
     return spec
 

@@ -9,8 +9,12 @@ Importing ``snn_rl.envs`` registers the ``snn_rl/`` env ids with Gymnasium:
 - torch-native vector envs (``gymnasium.make_vec(..., vectorization_mode=
   "vector_entry_point", device=...)``; other keyword arguments pass through):
   ``snn_rl/CartPole-v1``, ``snn_rl/Acrobot-v1``, ``snn_rl/MountainCar-v0``,
-  ``snn_rl/Pendulum-v1``.
+  ``snn_rl/Pendulum-v1``. ``gymnasium.make`` of these ids gives one env of the same
+  dynamics (:class:`~snn_rl.envs.torch_single.TorchSingleEnv`), drawn by the Gymnasium
+  task's renderer.
 """
+
+from functools import partial
 
 import gymnasium as gym
 
@@ -32,6 +36,7 @@ from .torch_acrobot import TorchAcrobotVec
 from .torch_cartpole import TorchCartPoleVec
 from .torch_mountain_car import TorchMountainCarVec
 from .torch_pendulum import TorchPendulumVec
+from .torch_single import TorchSingleEnv
 from .torch_vector import TorchVectorEnv
 from .transition import Transition
 from .xor import XOREnv
@@ -50,6 +55,7 @@ __all__ = [
     "TorchCartPoleVec",
     "TorchMountainCarVec",
     "TorchPendulumVec",
+    "TorchSingleEnv",
     "TorchVectorEnv",
     "Transition",
     "VecEnvDriver",
@@ -68,11 +74,13 @@ _SINGLE_ENVS = {
     "snn_rl/TargetRate-v0": ("snn_rl.envs.target_rate:TargetRateEnv", -0.1),
 }
 _TASK_CAP = 1000
+# id -> (vector class, time limit, reward threshold); each is the twin of the Gymnasium task
+# of the same name without the prefix.
 _VECTOR_ENVS = {
-    "snn_rl/CartPole-v1": ("snn_rl.envs.torch_cartpole:TorchCartPoleVec", 500, 475.0),
-    "snn_rl/Acrobot-v1": ("snn_rl.envs.torch_acrobot:TorchAcrobotVec", 500, -100.0),
-    "snn_rl/MountainCar-v0": ("snn_rl.envs.torch_mountain_car:TorchMountainCarVec", 200, -110.0),
-    "snn_rl/Pendulum-v1": ("snn_rl.envs.torch_pendulum:TorchPendulumVec", 200, None),
+    "snn_rl/CartPole-v1": (TorchCartPoleVec, 500, 475.0),
+    "snn_rl/Acrobot-v1": (TorchAcrobotVec, 500, -100.0),
+    "snn_rl/MountainCar-v0": (TorchMountainCarVec, 200, -110.0),
+    "snn_rl/Pendulum-v1": (TorchPendulumVec, 200, None),
 }
 
 
@@ -86,11 +94,12 @@ def _register_envs() -> None:
                 max_episode_steps=_TASK_CAP,
                 reward_threshold=threshold,
             )
-    for env_id, (entry_point, max_steps, threshold) in _VECTOR_ENVS.items():
+    for env_id, (vector_cls, max_steps, threshold) in _VECTOR_ENVS.items():
         if env_id not in gym.registry:
             gym.register(
                 id=env_id,
-                vector_entry_point=entry_point,
+                entry_point=partial(TorchSingleEnv, vector_cls, env_id.removeprefix("snn_rl/")),
+                vector_entry_point=f"{vector_cls.__module__}:{vector_cls.__name__}",
                 max_episode_steps=max_steps,
                 reward_threshold=threshold,
             )

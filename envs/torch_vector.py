@@ -17,7 +17,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from snn_rl._validation import check_bool, check_device, check_int, check_mask
+from snn_rl._validation import check_bool, check_int, check_mask, resolve_device
 
 __all__ = ["TorchVectorEnv"]
 
@@ -62,7 +62,8 @@ class TorchVectorEnv(VectorEnv):
 
     Args:
         num_envs: Number of envs B.
-        device: Device of the state and of every returned tensor.
+        device: Device of the state and of every returned tensor (``"auto"``: CUDA when
+            available, else the CPU).
         dtype: Floating dtype of the simulation (float64 reproduces Gymnasium's numpy
             arithmetic most closely; float32 is faster).
         autoreset_mode: A ``gymnasium.vector.AutoresetMode`` (or its string value).
@@ -99,7 +100,7 @@ class TorchVectorEnv(VectorEnv):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         mode = _autoreset_mode(autoreset_mode)
         check_bool("numpy", numpy)
-        self.device = check_device("device", device)
+        self.device = resolve_device("device", device)
         self.dtype = dtype
         self.autoreset_mode = mode
         self.numpy = numpy

@@ -156,3 +156,10 @@ def check_device(name: str, device: Any) -> torch.device:
     elif dev.type != "cpu":
         raise ValueError(f"{name} must be {valid} (a device that computes), got {device!r}")
     return dev
+
+
+def resolve_device(name: str, device: Any) -> torch.device:
+    """``"auto"`` -> CUDA when available, else the CPU; anything else as :func:`check_device`."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return check_device(name, device)

@@ -2,6 +2,7 @@
 
 import math
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -148,8 +149,12 @@ def test_unknown_algo_env_and_action_space_raise_listing_valid_ones():
         make_baseline("dqn", "Pendulum-v1", seed=0)
     with pytest.raises(ValueError, match="seed"):
         make_baseline("ppo", "CartPole-v1", seed=-1)
-    with pytest.raises(ValueError, match="snn_rl/CartPole-v1 is a vector-only env"):
-        make_baseline("ppo", "snn_rl/CartPole-v1", seed=0)
+    if "test/VectorOnly-v0" not in gym.registry:
+        gym.register("test/VectorOnly-v0", vector_entry_point="snn_rl.envs:TorchCartPoleVec")
+    with pytest.raises(ValueError, match="test/VectorOnly-v0 is a vector-only env"):
+        make_baseline("ppo", "test/VectorOnly-v0", seed=0)
+    # the torch-native twins have a single-env entry point of the same dynamics
+    assert make_baseline("ppo", "snn_rl/CartPole-v1", seed=0).observation_space.shape == (4,)
 
 
 def test_any_sb3_algorithm_by_name():
