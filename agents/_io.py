@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["atomic_write", "stale_temporaries"]
+__all__ = ["atomic_write", "check_output_dir", "stale_temporaries"]
 
 
 def _umask() -> int:
@@ -85,3 +85,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def check_output_dir(folder: str | os.PathLike, option: str) -> None:
+    """Make sure ``folder`` is (or can become) a writable directory before any work starts;
+    ValueError naming ``option`` (the argument that gave it) otherwise."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{option} {folder} is a file; give a folder for the run's files")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".snn-rl-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"cannot write to {option} {folder}: {err.strerror or err}") from err

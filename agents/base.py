@@ -107,6 +107,8 @@ class SpikingAgent(ABC):
         max_episode_steps: episode cap of envs built from an id or given as a
             ``gymnasium.Env`` (default: the spec's time limit; an env without one is capped
             at ``env_util.DEFAULT_MAX_EPISODE_STEPS`` with a warning).
+        env_kwargs: keyword arguments of the env id's constructor (``gym.make(env_id,
+            **env_kwargs)``), e.g. ``{"is_slippery": False}``; kept in the checkpoint.
         tuned: use the tuned entry of the env id when there is one (False: the defaults
             derived from the task, as for an env without an entry).
 
@@ -133,6 +135,7 @@ class SpikingAgent(ABC):
         verbose: int = 0,
         tensorboard_log: str | None = None,
         max_episode_steps: int | None = None,
+        env_kwargs: Mapping[str, Any] | None = None,
         tuned: bool = True,
         observation_space: gym.spaces.Space | None = None,
         action_space: gym.spaces.Space | None = None,
@@ -148,6 +151,11 @@ class SpikingAgent(ABC):
             else check_int("max_episode_steps", max_episode_steps, minimum=1)
         )
         self.env_id = env if isinstance(env, str) else _spec_id(env)
+        if env_kwargs is not None and not isinstance(env_kwargs, Mapping):
+            raise TypeError(f"env_kwargs must be a mapping, got {type(env_kwargs).__name__}")
+        if env_kwargs and not isinstance(env, str):
+            raise ValueError("env_kwargs applies to an env id; pass the env already built instead")
+        self.env_kwargs: dict[str, Any] = dict(env_kwargs or {})
         check_bool("tuned", tuned)
         self.config, self.task_choices = resolve_config(
             type(self),
@@ -156,7 +164,7 @@ class SpikingAgent(ABC):
             overrides,
             n_envs,
             reward,
-            task=lambda: describe_task(env, self.max_episode_steps),
+            task=lambda: describe_task(env, self.max_episode_steps, self.env_kwargs),
             tuned=tuned,
         )
         _warn_if_shaping_ignored(env, self.config.reward)
@@ -168,7 +176,9 @@ class SpikingAgent(ABC):
         self.n_envs = self.config.n_envs
         vec = None
         if env is not None:
-            vec = as_vector_env(env, self.n_envs, self.device, self.max_episode_steps)
+            vec = as_vector_env(
+                env, self.n_envs, self.device, self.max_episode_steps, self.env_kwargs
+            )
             observation_space, action_space = vec.single_observation_space, vec.single_action_space
             self.env_id = self.env_id or _spec_id(vec)
             self.n_envs = vec.num_envs
@@ -209,6 +219,18 @@ class SpikingAgent(ABC):
         """Configuration values for a task without a tuned entry, each with its rule."""
         return []
 
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """The hyperparameters ``snn-rl tune`` samples: draw each from the Optuna ``trial``
+        and return configuration overrides with dotted keys, e.g.
+        ``{"rule.lr": trial.suggest_float("rule.lr", 1e-4, 0.1, log=True)}``.
+
+        An agent that can be tuned overrides this classmethod (docs/tune.md)."""
+        raise NotImplementedError(
+            f"{cls.__name__} defines no search space, so it cannot be tuned; give it a "
+            "classmethod search_space(trial) -> dict of dotted configuration overrides"
+        )
+
     @abstractmethod
     def _build(self, network: SNNNetwork | None) -> AgentParts:
         """Build the policy, critic and learners from ``self.config`` and the spaces."""
@@ -229,10 +251,12 @@ class SpikingAgent(ABC):
         self._driver = VecEnvDriver(vec, self.device, obs_space=self.observation_space)
 
     def set_env(self, env: str | gym.Env | VectorEnv | VecEnv) -> None:
-        """Use another env with the same observation and action spaces."""
-        self._attach(
-            env, as_vector_env(env, self.config.n_envs, self.device, self.max_episode_steps)
-        )
+        """Use another env with the same observation and action spaces (an env id or
+        ``gymnasium.Env`` gets the agent's episode cap; the agent's own env id also its
+        ``env_kwargs``)."""
+        limit = self.max_episode_steps if isinstance(env, str | gym.Env) else None
+        kwargs = self.env_kwargs if isinstance(env, str) and env == self.env_id else None
+        self._attach(env, as_vector_env(env, self.config.n_envs, self.device, limit, kwargs))
 
     def get_env(self) -> Any:
         """The training env: the vector env built from an id, or the env as given."""
@@ -336,10 +360,11 @@ class SpikingAgent(ABC):
         self._episodes, self._stats = self._episode_num, None
         return self
 
-    def _start_episodes(self) -> None:
-        """Fresh episodes: envs reset with seeds from the agent's generator, every
-        per-episode state (network, eligibility, critic traces) cleared."""
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self._seed_generator))
+    def _start_episodes(self, seed: int | None = None) -> None:
+        """Fresh episodes: envs reset with ``seed`` (default: one drawn from the agent's
+        generator), every per-episode state (network, eligibility, critic traces) cleared."""
+        if seed is None:
+            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self._seed_generator))
         obs = self._driver.reset(seed=seed)
         self.policy.network.reset_state(batch_size=self.n_envs)
         for learner in self.learners:
@@ -359,15 +384,18 @@ class SpikingAgent(ABC):
                 self._diagnostics.after_sim_step()
         return counts
 
-    def _train_step(self, progress: float) -> tuple[Transition, Tensor]:
-        """One vector step of acting and learning (the order of the module docstring)."""
+    def _train_step(
+        self, progress: float, deterministic: bool = False
+    ) -> tuple[Transition, Tensor]:
+        """One vector step of acting and learning (the order of the module docstring);
+        ``deterministic``: the greedy action of the decision window, no exploration."""
         policy, diag = self.policy, self._diagnostics
         self._exploration_rate = rate = policy.exploration.rate(progress)
         sample = diag.sampling()
         with torch.no_grad():
             phi = self._phi
             counts = self._window(phi, policy.decision_steps, None, sample)
-            action = policy.explore(counts, rate)
+            action = policy.greedy(counts) if deterministic else policy.explore(counts, rate)
             if policy.feedback_steps:
                 self._window(phi, policy.feedback_steps, policy.efference_drive(action), sample)
             tr = self._driver.step(action)
@@ -575,6 +603,13 @@ class SpikingAgent(ABC):
         learners' and critic's state and the RNG states; no pickled code. Returns the path.
         """
         return save_checkpoint(self, path)
+
+    def export_nir(self, path: str | os.PathLike, *, strict: bool = False) -> Path:
+        """Write the policy network as a NIR graph, with the learning state in its metadata
+        (``docs/nir.md``; needs the ``nir`` package). Returns the path (``.nir`` added)."""
+        from snn_rl.agents.nir_export import export_nir
+
+        return export_nir(self, path, strict=strict)
 
     @classmethod
     def load(

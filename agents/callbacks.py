@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = [
     "CallbackList",
     "CheckpointCallback",
     "EvalCallback",
+    "PeriodicCheckpoint",
     "ProgressBar",
     "StopTrainingOnMaxEpisodes",
     "StopTrainingOnNoModelImprovement",
@@ -151,6 +153,37 @@ class ScheduledEvaluation(BaseCallback):
             return True
         self._next = (self.model.num_timesteps // self.eval_freq + 1) * self.eval_freq
         return self._evaluate()
+
+
+class PeriodicCheckpoint(BaseCallback):
+    """Save the model every ``save_freq`` env steps (counted in ``model.num_timesteps``, as
+    :class:`ScheduledEvaluation`) to ``folder/<name_prefix>_<steps>_steps.zip``.
+
+    SB3's ``CheckpointCallback`` counts callback calls (vector steps), so its files of a
+    16-env agent come 16 times further apart in env steps than the number suggests; this
+    one's schedule means the same for any number of envs. Each file is written atomically
+    (the model's ``save``). ``saved`` lists the paths written.
+    """
+
+    reads_step_locals = False
+
+    def __init__(self, save_freq: int, folder: str | Path, name_prefix: str = "model") -> None:
+        super().__init__()
+        self.save_freq = check_int("save_freq", save_freq, minimum=1)
+        self.folder = Path(folder)
+        self.name_prefix = name_prefix
+        self.saved: list[Path] = []
+        self._next = save_freq
+
+    def _on_training_start(self) -> None:
+        self._next = (self.model.num_timesteps // self.save_freq + 1) * self.save_freq
+
+    def _on_step(self) -> bool:
+        if self.model.num_timesteps >= self._next:
+            self._next = (self.model.num_timesteps // self.save_freq + 1) * self.save_freq
+            path = self.folder / f"{self.name_prefix}_{self.model.num_timesteps}_steps.zip"
+            self.saved.append(Path(self.model.save(path) or path))
+        return True
 
 
 def make_callback(callback: MaybeCallback, progress_bar: bool) -> BaseCallback:

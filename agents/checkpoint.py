@@ -75,12 +75,20 @@ def save_checkpoint(agent: SpikingAgent, path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix == "":
         path = path.with_suffix(".zip")
+    for key, value in agent.env_kwargs.items():
+        if not _plain(value):
+            raise ValueError(
+                f"env_kwargs[{key!r}] (a {type(value).__name__}) cannot be saved: a checkpoint "
+                "holds only strings, numbers, booleans, None, lists and mappings of them"
+            )
     data = {
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_VERSION,
         "snn_rl_version": __version__,
         "algo": agent.algo_name,
         "env_id": agent.env_id,
+        "env_kwargs": agent.env_kwargs,
+        "max_episode_steps": agent.max_episode_steps,
         "observation_space": space_to_dict(agent.observation_space),
         "action_space": space_to_dict(agent.action_space),
         "seed": agent.seed,
@@ -238,6 +246,11 @@ def load_checkpoint(
         action_space=spaces[1],
     )
     agent.env_id = data["env_id"]
+    agent.env_kwargs = _env_kwargs(path, data.get("env_kwargs", {}))
+    limit = data.get("max_episode_steps")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise CheckpointError(f"{path}: max_episode_steps must be a positive int, got {limit!r}")
+    agent.max_episode_steps = limit
     try:
         agent.set_parameters({k: data[k] for k in PARTS})
     except (ValueError, TypeError, KeyError, RuntimeError) as err:
@@ -252,6 +265,23 @@ def load_checkpoint(
         for learner in agent.learners:
             learner.reset()
     return agent
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is made of what the checkpoint can hold without pickled code."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def _env_kwargs(path: Path, value: Any) -> dict:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise CheckpointError(f"{path}: env_kwargs must be a mapping of names, got {value!r}")
+    return dict(value)
 
 
 def check_parameters(part: str, saved: Any, current: Mapping[str, Tensor] | None) -> None:

@@ -1,12 +1,19 @@
-"""The ``snn-rl`` command line: ``train``, ``evaluate``, ``enjoy``, ``compare``.
+"""The ``snn-rl`` command line: ``train``, ``evaluate``, ``enjoy``, ``compare``, ``inspect``,
+``export``, ``tune``.
 
 Examples::
 
     snn-rl train CartPole-v1                      # tuned defaults, saves runs/CartPole-v1/model.zip
     snn-rl train CartPole-v1 --set rule.lr=0.02 critic.gamma=0.99 --config my.yml
+    snn-rl train CartPole-v1 --save-freq 10000 --tensorboard-log runs/tb   # + progress.csv, curves.png
+    snn-rl train CartPole-v1 --resume runs/CartPole-v1/model.zip --total-timesteps 50000
+    snn-rl train FrozenLake-v1 --env-kwargs is_slippery=false
     snn-rl evaluate runs/CartPole-v1/model.zip --env CartPole-v1 --episodes 100 --json
-    snn-rl enjoy runs/CartPole-v1/model.zip --output cartpole.gif
+    snn-rl enjoy runs/CartPole-v1/model.zip --output cartpole.mp4
     snn-rl compare CartPole-v1 --algos mstdpet ppo --seeds 0 1 2 --output runs/compare
+    snn-rl inspect runs/CartPole-v1/model.zip     # spike pictures in runs/CartPole-v1/inspect/
+    snn-rl export runs/CartPole-v1/model.zip --nir cartpole.nir
+    snn-rl tune CartPole-v1 --n-trials 20 --n-timesteps 20000 --storage sqlite:///tune.db
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from snn_rl import __version__
-from snn_rl.agents._io import atomic_write
+from snn_rl.agents._io import atomic_write, check_output_dir
 
 DEFAULT_TIMESTEPS = 100_000
 LIMIT_HELP = (
@@ -89,8 +96,45 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ignore the tuned entry: the defaults derived from the task (--verbose 1 prints them)",
     )
+    train.add_argument(
+        "--env-kwargs",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keyword arguments of the env (YAML values), e.g. is_slippery=false; saved "
+        "with the model, so evaluate and enjoy use them too",
+    )
+    train.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="MODEL",
+        help="continue training a saved model (its configuration, weights and step count) "
+        "for --total-timesteps more env steps",
+    )
     train.add_argument("--output", type=Path, default=None, help="folder (default runs/ENV_ID)")
-    train.add_argument("--eval-episodes", type=_positive_int, default=100)
+    train.add_argument(
+        "--eval-episodes", type=_positive_int, default=100, help="episodes of the final evaluation"
+    )
+    train.add_argument(
+        "--eval-freq",
+        type=_non_negative_int,
+        default=10_000,
+        help="env steps between the evaluations of the learning curve (progress.csv, "
+        "curves.png); 0: none",
+    )
+    train.add_argument(
+        "--curve-episodes", type=_positive_int, default=10, help="episodes per curve point"
+    )
+    train.add_argument(
+        "--save-freq",
+        type=_non_negative_int,
+        default=0,
+        help="env steps between checkpoints in OUTPUT/checkpoints/ (0: only the final model)",
+    )
+    train.add_argument(
+        "--tensorboard-log", type=Path, default=None, metavar="DIR", help="TensorBoard log folder"
+    )
     train.add_argument("--max-episode-steps", type=_positive_int, default=None, help=LIMIT_HELP)
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.add_argument("--verbose", type=int, default=0, choices=(0, 1))
@@ -106,12 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--progress", action="store_true", help="a progress bar over episodes")
     ev.add_argument("--json", action="store_true", help="print JSON")
 
-    enjoy = sub.add_parser("enjoy", help="watch a saved agent (screen, or a .gif file)")
+    enjoy = sub.add_parser("enjoy", help="watch a saved agent (screen, or a .mp4 or .gif file)")
     enjoy.add_argument("model", type=Path)
     enjoy.add_argument("--env", dest="env_id", default=None)
     enjoy.add_argument("--episodes", type=_positive_int, default=1)
     enjoy.add_argument("--seed", type=_non_negative_int, default=0)
-    enjoy.add_argument("--output", type=Path, default=None, help="write frames to this .gif")
+    enjoy.add_argument(
+        "--output", type=Path, default=None, help="write a video (.mp4 or .gif) instead of a window"
+    )
     enjoy.add_argument("--max-steps", type=_positive_int, default=1000)
     enjoy.add_argument("--device", default="auto")
 
@@ -143,6 +189,82 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--output", type=Path, default=None, help="default runs/compare_ENV_ID")
     cmp.add_argument("--no-plot", action="store_true", help="skip curves.png")
     cmp.add_argument("--quiet", action="store_true", help="no line per evaluation")
+
+    ins = sub.add_parser(
+        "inspect", help="spike pictures of one episode of a saved agent (PNGs, docs/inspect.md)"
+    )
+    ins.add_argument("model", type=Path)
+    ins.add_argument("--env", dest="env_id", default=None, help="env id (default: the saved one)")
+    ins.add_argument("--seed", type=_non_negative_int, default=0, help="the episode's reset seed")
+    ins.add_argument(
+        "--max-steps", type=_positive_int, default=None, help="episode cap (default: the env's)"
+    )
+    ins.add_argument(
+        "--windows",
+        choices=("predict", "train"),
+        default="predict",
+        help="predict's read-out (default) or the training loop's step, efference copy and "
+        "weight updates included (on a copy: the saved agent never changes)",
+    )
+    ins.add_argument("--stochastic", action="store_true", help="keep exploration on")
+    ins.add_argument(
+        "--raster-steps", type=_positive_int, default=12, help="env steps in raster.png"
+    )
+    ins.add_argument("--output", type=Path, default=None, help="folder (default MODEL_DIR/inspect)")
+    ins.add_argument("--device", default="cpu")
+
+    tn = sub.add_parser(
+        "tune", help="tune a spiking agent's hyperparameters with Optuna (best.yml for train)"
+    )
+    tn.add_argument("env_id", help="Gymnasium env id, e.g. CartPole-v1")
+    tn.add_argument("--algo", default="mstdpet", help="registered spiking agent (default: mstdpet)")
+    tn.add_argument("--n-trials", type=_positive_int, default=20, help="trials this run adds")
+    tn.add_argument(
+        "--n-timesteps",
+        type=_positive_int,
+        default=None,
+        help=f"env steps per trial (default: the tuned value, else {DEFAULT_TIMESTEPS})",
+    )
+    tn.add_argument("--sampler", choices=("tpe", "random"), default="tpe")
+    tn.add_argument("--pruner", choices=("median", "none"), default="median")
+    tn.add_argument(
+        "--n-jobs", type=_positive_int, default=1, help="trial processes sharing the storage"
+    )
+    tn.add_argument(
+        "--storage",
+        default=None,
+        help="database URL of the study, e.g. sqlite:///study.db: reruns and other processes "
+        "or machines with the same URL and study name add trials to it (default: in memory)",
+    )
+    tn.add_argument("--study-name", default=None, help="default ALGO-ENV_ID")
+    tn.add_argument("--seed", type=_non_negative_int, default=0)
+    tn.add_argument(
+        "--eval-freq", type=_positive_int, default=None, help="env steps (default: budget / 5)"
+    )
+    tn.add_argument("--eval-episodes", type=_positive_int, default=10)
+    tn.add_argument(
+        "--n-startup-trials",
+        type=_non_negative_int,
+        default=10,
+        help="random trials before TPE, and trials before the median pruner prunes",
+    )
+    tn.add_argument(
+        "--no-tuned", action="store_true", help="trials start from the task-derived defaults"
+    )
+    tn.add_argument("--max-episode-steps", type=_positive_int, default=None, help=LIMIT_HELP)
+    tn.add_argument("--output", type=Path, default=None, help="default runs/tune_ENV_ID")
+    tn.add_argument("--device", default="cpu")
+    tn.add_argument("--quiet", action="store_true", help="no line per trial")
+
+    exp = sub.add_parser("export", help="write a saved agent's network as a NIR graph")
+    exp.add_argument("model", type=Path)
+    exp.add_argument(
+        "--nir", type=Path, required=True, metavar="FILE", help="NIR file (.nir added if no suffix)"
+    )
+    exp.add_argument(
+        "--strict", action="store_true", help="refuse approximations (the v_min voltage floor)"
+    )
+    exp.add_argument("--device", default="cpu")
     return parser
 
 
@@ -158,19 +280,6 @@ def _load_config(path: Path | None) -> dict:
     return data
 
 
-def check_output_dir(folder: Path, option: str) -> None:
-    """Make sure ``folder`` is (or can become) a writable directory before any work starts."""
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{option} {folder} is a file; give a folder for the run's files")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".snn-rl-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise ValueError(f"cannot write to {option} {folder}: {err.strerror or err}") from err
-
-
 def parse_sets(items: Sequence[str]) -> dict:
     """``["rule.lr=0.02", "network.hidden_sizes=[32]"]`` -> overrides (values read as YAML)."""
     out = {}
@@ -182,21 +291,56 @@ def parse_sets(items: Sequence[str]) -> dict:
     return out
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from snn_rl.agents.evaluation import evaluate
+def parse_env_kwargs(items: Sequence[str]) -> dict:
+    """``["is_slippery=false", "map_name=8x8"]`` -> env keyword arguments (YAML values)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--env-kwargs takes NAME=VALUE, got {item!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def _train_agent(args: argparse.Namespace, total: int | None):
+    """The agent of a train run: a new one, or the ``--resume`` model; and its budget."""
+    from snn_rl.agents import SpikingAgent
     from snn_rl.agents.registry import agent_class, tuned_settings
 
+    env_kwargs = parse_env_kwargs(args.env_kwargs)
+    if args.resume is not None:
+        given = [
+            flag
+            for flag, value in (
+                ("--config", args.config),
+                ("--set", args.set),
+                ("--no-tuned", args.no_tuned),
+                ("--reward", args.reward),
+                ("--n-envs", args.n_envs),
+                ("--env-kwargs", env_kwargs),
+                ("--max-episode-steps", args.max_episode_steps),
+            )
+            if value
+        ]
+        if given:
+            raise ValueError(
+                f"--resume continues the saved model as it was configured; drop {', '.join(given)}"
+            )
+        agent = SpikingAgent.load(args.resume, device=args.device, verbose=args.verbose)
+        if args.algo != "mstdpet" and args.algo != agent.algo_name:
+            raise ValueError(
+                f"--resume {args.resume} holds a {agent.algo_name!r} agent, not {args.algo!r}"
+            )
+        agent.set_env(args.env_id)
+        return agent, DEFAULT_TIMESTEPS if total is None else total
     cls = agent_class(args.algo)
     overrides = _load_config(args.config)
     file_budget = overrides.pop("n_timesteps", None)
     overrides.update(parse_sets(args.set))
     tuned_budget = None if args.no_tuned else tuned_settings(args.algo, args.env_id)[1]
     total = next(
-        (int(t) for t in (args.total_timesteps, file_budget, tuned_budget) if t is not None),
-        DEFAULT_TIMESTEPS,
+        (int(t) for t in (total, file_budget, tuned_budget) if t is not None), DEFAULT_TIMESTEPS
     )
-    output = args.output or Path("runs") / args.env_id.replace("/", "_")
-    check_output_dir(output, "--output")
     agent = cls(
         args.env_id,
         overrides=overrides,
@@ -205,30 +349,111 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         seed=args.seed,
         verbose=args.verbose,
+        tensorboard_log=None if args.tensorboard_log is None else str(args.tensorboard_log),
         max_episode_steps=args.max_episode_steps,
+        env_kwargs=env_kwargs,
         tuned=not args.no_tuned,
     )
+    return agent, total
+
+
+def _require_tensorboard() -> None:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError as err:
+        raise ImportError(
+            "--tensorboard-log needs tensorboard, an optional extra: pip install "
+            "'snn-rl[tensorboard]'"
+        ) from err
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from snn_rl.agents.callbacks import PeriodicCheckpoint, ScheduledEvaluation
+    from snn_rl.agents.evaluation import evaluate
+    from snn_rl.agents.report import plot_curves, require_matplotlib, write_curve
+
+    output = args.output or Path("runs") / args.env_id.replace("/", "_")
+    check_output_dir(output, "--output")  # everything that can fail, before training
+    if args.tensorboard_log is not None:
+        _require_tensorboard()
+        check_output_dir(args.tensorboard_log, "--tensorboard-log")
+    plot = args.eval_freq > 0
+    if plot:
+        try:
+            require_matplotlib()
+        except ImportError as err:
+            print(f"note: no curves.png ({err})")
+            plot = False
+    agent, total = _train_agent(args, args.total_timesteps)
+    if args.resume is not None and args.tensorboard_log is not None:
+        agent.tensorboard_log = str(args.tensorboard_log)
+    eval_kwargs = {
+        "env_kwargs": agent.env_kwargs or None,
+        "max_episode_steps": agent.max_episode_steps,
+    }
+    seed = agent.seed if args.resume is not None else args.seed
+    callbacks = []
+    curve: ScheduledEvaluation | None = None
+    if args.eval_freq > 0:
+
+        def point(model):
+            result = evaluate(
+                model,
+                args.env_id,
+                n_episodes=args.curve_episodes,
+                seed=10_000 + seed,
+                **eval_kwargs,
+            )
+            return result.returns, result.lengths
+
+        def record(rec: dict) -> None:
+            agent.logger.record("eval/mean_reward", rec["mean_return"])
+            agent.logger.record("eval/mean_ep_length", rec["mean_length"])
+            agent.logger.dump(rec["timesteps"])  # as SB3's EvalCallback: one point per evaluation
+            write_curve(output / "progress.csv", curve.records)
+
+        curve = ScheduledEvaluation(
+            point, args.eval_freq, on_result=record, eval_at_start=True, eval_at_end=True
+        )
+        callbacks.append(curve)
+    if args.save_freq > 0:
+        callbacks.append(PeriodicCheckpoint(args.save_freq, output / "checkpoints"))
     print(
-        f"training {cls.__name__} on {args.env_id} for {total} env steps "
-        f"({agent.n_envs} envs, device {agent.device}, seed {args.seed})"
+        f"{'resuming' if args.resume else 'training'} {type(agent).__name__} on {args.env_id} "
+        f"for {total} env steps ({agent.n_envs} envs, device {agent.device}, seed {seed})"
     )
     start = time.perf_counter()
-    agent.learn(total, progress_bar=not args.no_progress)
+    agent.learn(
+        total,
+        callback=callbacks,
+        progress_bar=not args.no_progress,
+        reset_num_timesteps=args.resume is None,
+    )
     train_s = time.perf_counter() - start
     path = agent.save(output / "model.zip")
     config_text = yaml.safe_dump({**agent.config.to_dict(), "n_timesteps": total}, sort_keys=False)
     atomic_write(output / "config.yml", lambda p: p.write_text(config_text))
+    written = [path, output / "config.yml"]
+    if curve is not None and curve.records:
+        written.append(output / "progress.csv")
+        if plot:
+            title = f"{type(agent).__name__} on {args.env_id}, seed {seed}"
+            written.append(
+                plot_curves(
+                    {agent.algo_name: {seed: curve.records}}, output / "curves.png", title=title
+                )
+            )
     result = evaluate(
         agent,
         args.env_id,
         n_episodes=args.eval_episodes,
-        seed=10_000 + args.seed,
-        max_episode_steps=args.max_episode_steps,
+        seed=10_000 + seed,
         progress_bar=not args.no_progress,
+        **eval_kwargs,
     )
     summary = {
         "env_id": args.env_id,
-        "algo": args.algo,
+        "algo": agent.algo_name,
         "total_timesteps": agent.num_timesteps,
         "train_seconds": round(train_s, 1),
         "model": str(path),
@@ -236,9 +461,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     text = json.dumps(summary, indent=2) + "\n"
     atomic_write(output / "summary.json", lambda p: p.write_text(text))
-    print(
-        f"saved {path} and {output / 'config.yml'}; trained {agent.num_timesteps} env steps in {train_s:.0f} s"
-    )
+    written.append(output / "summary.json")
+    print(f"trained to {agent.num_timesteps} env steps in {train_s:.0f} s (evaluations excluded)")
+    print("wrote " + ", ".join(str(p) for p in written))
     print(
         f"evaluation over {result.returns.size} episodes: "
         f"mean return {result.mean:.1f} +/- {result.std:.1f}"
@@ -252,20 +477,28 @@ def _load_agent(path: Path, device: str):
     return SpikingAgent.load(path, device=device)
 
 
+def _saved_env(agent, env_id: str | None) -> tuple[str, dict | None]:
+    """The env to run a loaded agent on (``--env`` or the saved id) and its keyword
+    arguments: the saved ones when it is the saved id."""
+    env_id = env_id or agent.env_id
+    if env_id is None:
+        raise ValueError("the checkpoint names no env; pass --env ENV_ID")
+    return env_id, (agent.env_kwargs or None) if env_id == agent.env_id else None
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from snn_rl.agents.evaluation import evaluate
 
     agent = _load_agent(args.model, args.device)
-    env_id = args.env_id or agent.env_id
-    if env_id is None:
-        raise SystemExit("snn-rl: the checkpoint names no env; pass --env ENV_ID")
+    env_id, env_kwargs = _saved_env(agent, args.env_id)
     result = evaluate(
         agent,
         env_id,
         n_episodes=args.episodes,
         seed=args.seed,
         deterministic=not args.stochastic,
-        max_episode_steps=args.max_episode_steps,
+        env_kwargs=env_kwargs,
+        max_episode_steps=args.max_episode_steps or agent.max_episode_steps,
         progress_bar=args.progress,
     )
     if args.json:
@@ -279,61 +512,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_enjoy(args: argparse.Namespace) -> int:
-    from snn_rl.agents.env_util import make_env
+    from snn_rl.agents.video import check_video_path, play
 
+    if args.output is not None:
+        check_video_path(args.output, "--output")  # before loading anything or playing
     agent = _load_agent(args.model, args.device)
-    env_id = args.env_id or agent.env_id
-    if env_id is None:
-        raise SystemExit("snn-rl: the checkpoint names no env; pass --env ENV_ID")
-    if args.output is not None and args.output.suffix.lower() != ".gif":
-        raise ValueError(f"--output must end in .gif, got {args.output}")
-    mode = "rgb_array" if args.output else "human"
-    try:
-        env = make_env(env_id, render_mode=mode)
-    except Exception as err:  # rendering back-ends are optional
-        raise SystemExit(
-            f"snn-rl: cannot render {env_id} ({err}); pip install 'snn-rl[render]'"
-        ) from err
-    frames, returns = [], []
-    for episode in range(args.episodes):
-        obs, _ = env.reset(seed=args.seed + episode)
-        state, total, start = None, 0.0, True
-        for _ in range(args.max_steps):
-            action, state = agent.predict(
-                obs, state=state, episode_start=[start], deterministic=True
-            )
-            start = False
-            obs, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            if mode == "rgb_array":
-                frames.append(env.render())
-            if terminated or truncated:
-                break
-        returns.append(total)
-        print(f"episode {episode}: return {total:.1f}")
-    env.close()
-    if args.output:
-        _write_gif(frames, args.output)
-        print(f"wrote {len(frames)} frames to {args.output}")
-    return 0
-
-
-def _write_gif(frames: list, path: Path) -> None:
-    if path.suffix.lower() != ".gif":
-        raise SystemExit(f"snn-rl: --output must end in .gif, got {path}")
-    try:
-        from PIL import Image
-    except ImportError as err:
-        raise SystemExit(
-            "snn-rl: writing a gif needs Pillow; pip install 'snn-rl[render]'"
-        ) from err
-    images = [Image.fromarray(f) for f in frames[::2]]
-    atomic_write(
-        path,
-        lambda tmp: images[0].save(
-            tmp, format="GIF", save_all=True, append_images=images[1:], duration=40, loop=0
-        ),
+    env_id, env_kwargs = _saved_env(agent, args.env_id)
+    returns, frames = play(
+        agent,
+        env_id,
+        episodes=args.episodes,
+        seed=args.seed,
+        max_steps=args.max_steps,
+        output=args.output,
+        env_kwargs=env_kwargs,
     )
+    for episode, total in enumerate(returns):
+        print(f"episode {episode}: return {total:.1f}")
+    if args.output:
+        print(f"wrote {frames} frames to {args.output}")
+    return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -341,29 +539,107 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     output = args.output or Path("runs") / f"compare_{args.env_id.replace('/', '_')}"
     check_output_dir(output, "--output")
-    try:
-        compare(
-            args.env_id,
-            args.algos,
-            args.seeds,
-            output=output,
-            total_timesteps=args.total_timesteps,
-            eval_freq=args.eval_freq,
-            eval_episodes=args.eval_episodes,
-            n_jobs=args.n_jobs,
-            backend=args.backend,
-            ray_address=args.ray_address,
-            threshold=args.threshold,
-            device=args.device,
-            max_episode_steps=args.max_episode_steps,
-            tuned=not args.no_tuned,
-            plot=not args.no_plot,
-            verbose=not args.quiet,
-        )
-    except ImportError as err:
-        raise SystemExit(f"snn-rl compare: error: {err}") from err
+    compare(
+        args.env_id,
+        args.algos,
+        args.seeds,
+        output=output,
+        total_timesteps=args.total_timesteps,
+        eval_freq=args.eval_freq,
+        eval_episodes=args.eval_episodes,
+        n_jobs=args.n_jobs,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        threshold=args.threshold,
+        device=args.device,
+        max_episode_steps=args.max_episode_steps,
+        tuned=not args.no_tuned,
+        plot=not args.no_plot,
+        verbose=not args.quiet,
+    )
     print("\n" + (output / "summary.md").read_text())
     print(f"wrote {output}/summary.csv, summary.md" + ("" if args.no_plot else ", curves.png"))
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from snn_rl.agents.inspect_run import plot_episode, record_episode
+    from snn_rl.agents.report import require_matplotlib
+
+    require_matplotlib()  # before any work: "pip install 'snn-rl[plot]'" when missing
+    output = args.output or args.model.parent / "inspect"
+    check_output_dir(output, "--output")
+    record = record_episode(
+        _load_agent(args.model, args.device),
+        args.env_id,
+        seed=args.seed,
+        max_steps=args.max_steps,
+        deterministic=not args.stochastic,
+        windows=args.windows,
+    )
+    paths = plot_episode(record, output, raster_steps=args.raster_steps)
+    print(
+        f"{record.env_id}, seed {record.seed}: {record.n_env_steps} env steps, return "
+        f"{record.episode_return:g} ({args.windows} windows)"
+    )
+    print("wrote " + ", ".join(str(path) for path in paths))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import warnings
+
+    from snn_rl.agents.nir_export import check_nir_target, export_nir
+
+    target = check_nir_target(args.nir, "--nir")  # before loading anything
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = export_nir(_load_agent(args.model, args.device), target, strict=args.strict)
+    for warning in caught:
+        print(f"note: {warning.message}")
+    print(f"wrote {path} (NIR graph; snn-rl's learning state in its metadata, docs/nir.md)")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from snn_rl.agents.tune import require_optuna, tune
+
+    try:
+        require_optuna()
+    except ImportError as err:
+        raise RuntimeError(str(err)) from None
+    output = args.output or Path("runs") / f"tune_{args.env_id.replace('/', '_')}"
+    check_output_dir(output, "--output")
+    result = tune(
+        args.env_id,
+        args.algo,
+        n_trials=args.n_trials,
+        n_timesteps=args.n_timesteps,
+        sampler=args.sampler,
+        pruner=args.pruner,
+        n_jobs=args.n_jobs,
+        storage=args.storage,
+        study_name=args.study_name,
+        seed=args.seed,
+        eval_freq=args.eval_freq,
+        eval_episodes=args.eval_episodes,
+        n_startup_trials=args.n_startup_trials,
+        output=output,
+        tuned=not args.no_tuned,
+        max_episode_steps=args.max_episode_steps,
+        device=args.device,
+        verbose=not args.quiet,
+    )
+    if result.best_number is None:
+        raise RuntimeError(
+            f"no trial of the study completed (states in {result.trials_path}); widen the "
+            "budget or the search space"
+        )
+    print(
+        f"best trial {result.best_number}: mean return {result.best_value:.4g}; wrote "
+        f"{result.best_path} and {result.trials_path}"
+    )
+    print(f"train it: snn-rl train {args.env_id} --algo {args.algo} --config {result.best_path}")
     return 0
 
 
@@ -372,6 +648,9 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "enjoy": cmd_enjoy,
     "compare": cmd_compare,
+    "inspect": cmd_inspect,
+    "tune": cmd_tune,
+    "export": cmd_export,
 }
 
 
@@ -383,9 +662,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, TypeError, KeyError, OSError, RuntimeError) as err:
-        print(f"snn-rl {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"snn-rl {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # every failure reaches the user as one line and exit code 2
+        if os.environ.get("SNN_RL_DEBUG"):
+            raise
+        print(f"snn-rl {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+
+
+def _one_line(err: BaseException) -> str:
+    """The error as one line: its message, prefixed by its type where the message alone
+    would not say what went wrong (set ``SNN_RL_DEBUG=1`` for the traceback)."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, ValueError | TypeError | OSError | ImportError | RuntimeError):
+        return text
+    return f"{type(err).__name__}: {text}"
 
 
 if __name__ == "__main__":

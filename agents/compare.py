@@ -29,6 +29,8 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -210,8 +212,32 @@ def _run_local(specs: list[RunSpec], n_jobs: int) -> Iterator[dict]:
         for spec in specs:
             yield run_one(spec)
         return
-    with mp.get_context("spawn").Pool(min(n_jobs, len(specs))) as pool:
-        yield from pool.imap_unordered(run_one, specs, chunksize=1)
+    pool = ProcessPoolExecutor(min(n_jobs, len(specs)), mp_context=mp.get_context("spawn"))
+    with pool:
+        futures = [pool.submit(run_one, spec) for spec in specs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BrokenProcessPool as err:
+            raise RuntimeError(
+                "a compare worker process died before finishing its run; when compare(n_jobs>1) "
+                'runs from a script, call it under `if __name__ == "__main__":` (each spawned '
+                "worker imports the script)"
+            ) from err
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _check_not_a_worker(n_jobs: int) -> None:
+    """compare(n_jobs>1) inside a spawned worker means a script without a ``__main__``
+    guard is being imported by the pool it started: stop the worker with the reason,
+    instead of spawning workers of workers."""
+    if n_jobs > 1 and mp.parent_process() is not None:
+        raise RuntimeError(
+            "compare(n_jobs>1) was called while a worker process imported the main script; "
+            'put the call under `if __name__ == "__main__":`'
+        )
 
 
 def _import_ray() -> Any:
@@ -340,6 +366,8 @@ def compare(
     ints = {"total_timesteps": total_timesteps, "eval_freq": eval_freq, "n_jobs": n_jobs}
     ints["eval_episodes"] = eval_episodes
     threshold = _check_args(env_id, algos, seeds, threshold, backend, **ints)
+    if backend == "local":
+        _check_not_a_worker(n_jobs)
     if max_episode_steps is not None:
         max_episode_steps = check_int("max_episode_steps", max_episode_steps, minimum=1)
     overrides = dict(overrides or {})

@@ -18,7 +18,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from stable_baselines3.common.vec_env import VecEnv
 
 import snn_rl.envs  # noqa: F401  (registers the snn_rl/ ids)
-from snn_rl._validation import check_device, check_int
+from snn_rl._validation import check_int
+from snn_rl._validation import resolve_device as _resolve_device
 from snn_rl.envs.step_checker import StepChecker
 
 __all__ = [
@@ -41,10 +42,8 @@ DEFAULT_MAX_EPISODE_STEPS = 1000
 
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU; anything else must be a device torch can
-    compute on here (``snn_rl._validation.check_device``)."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return check_device("device", device)
+    compute on here (``snn_rl._validation.resolve_device``)."""
+    return _resolve_device("device", device)
 
 
 def env_spec(env_id: str) -> gym.envs.registration.EnvSpec:
@@ -198,14 +197,19 @@ class SB3VecEnvAdapter(VectorEnv):
 
 
 def as_vector_env(
-    env: Any, n_envs: int, device: torch.device, max_episode_steps: int | None = None
+    env: Any,
+    n_envs: int,
+    device: torch.device,
+    max_episode_steps: int | None = None,
+    env_kwargs: dict | None = None,
 ) -> VectorEnv:
     """The Gymnasium vector env an agent drives: an env id (``n_envs`` copies), a
     ``gymnasium.Env`` (one env), a Gymnasium ``VectorEnv`` or an SB3 ``VecEnv``.
 
     ``max_episode_steps`` caps the episodes of an env id or a ``gymnasium.Env`` (one with no
     time limit of its own gets :data:`DEFAULT_MAX_EPISODE_STEPS`, with a warning); vector
-    envs are used as they are, so it must be None for them.
+    envs are used as they are, so it must be None for them. ``env_kwargs`` go to the
+    constructor of an env id.
     """
     if isinstance(env, VectorEnv | VecEnv) and max_episode_steps is not None:
         raise ValueError(
@@ -217,7 +221,13 @@ def as_vector_env(
     if isinstance(env, VecEnv):
         return SB3VecEnvAdapter(env)
     if isinstance(env, str):
-        return make_vec_env(env, n_envs, device=device, max_episode_steps=max_episode_steps)
+        return make_vec_env(
+            env,
+            n_envs,
+            device=device,
+            env_kwargs=env_kwargs,
+            max_episode_steps=max_episode_steps,
+        )
     if isinstance(env, gym.Env):
         limit = max_episode_steps
         if limit is not None or time_limit_of(env) is None:

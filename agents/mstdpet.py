@@ -17,6 +17,7 @@ recipe behind the CartPole defaults is in docs/results.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -100,6 +101,33 @@ class MSTDPETAgent(SpikingAgent):
     @classmethod
     def task_defaults(cls, task: TaskInfo) -> list[Choice]:
         return mstdpet_task_defaults(task)
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """What ``snn-rl tune`` samples (the table in docs/tune.md): the readout rule, the
+        TD(lambda) critic (a base configuration with another critic is switched to ``td``),
+        exploration, windows, output populations, the encoder's width and ``n_envs``."""
+        return {
+            "n_envs": trial.suggest_categorical("n_envs", [2, 4, 8, 16]),
+            "encoder.sigma_scale": trial.suggest_float("encoder.sigma_scale", 0.3, 1.0),
+            "network.pop_size": trial.suggest_categorical("network.pop_size", [5, 10, 20]),
+            "network.weight_init_mean": trial.suggest_float("network.weight_init_mean", 0.0, 0.6),
+            "windows.decision_steps": trial.suggest_int("windows.decision_steps", 3, 8),
+            "windows.feedback_steps": trial.suggest_int("windows.feedback_steps", 2, 8),
+            "windows.feedback_current": trial.suggest_float("windows.feedback_current", 1.0, 5.0),
+            "rule.lr": trial.suggest_float("rule.lr", 1e-4, 0.1, log=True),
+            "rule.a_post": trial.suggest_float("rule.a_post", 0.0, 1.0),
+            "rule.e_trace_decay": trial.suggest_float("rule.e_trace_decay", 0.9, 0.999),
+            "critic.type": "td",
+            "critic.gamma": trial.suggest_categorical(
+                "critic.gamma", [0.9, 0.95, 0.98, 0.99, 0.995]
+            ),
+            "critic.lam": trial.suggest_categorical("critic.lam", [0.0, 0.5, 0.8, 0.9, 0.95]),
+            "critic.lr": trial.suggest_float("critic.lr", 0.01, 0.5, log=True),
+            "exploration.initial_eps": trial.suggest_float("exploration.initial_eps", 0.0, 0.5),
+            "exploration.final_eps": trial.suggest_float("exploration.final_eps", 0.0, 0.2),
+            "exploration.fraction": trial.suggest_float("exploration.fraction", 0.0, 0.5),
+        }
 
     def _build(self, network: SNNNetwork | None) -> AgentParts:
         cfg = self.config

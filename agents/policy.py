@@ -205,11 +205,25 @@ class SpikingPolicy(nn.Module):
         return c * (2.0 * tuning - 1.0)
 
     # ------------------------------------------------------------------------ evaluation
-    def act(self, phi: Tensor, *, deterministic: bool, rate: float) -> Tensor:
-        """Evaluation read-out: both windows without feedback, the counts of every step."""
+    def act(
+        self,
+        phi: Tensor,
+        *,
+        deterministic: bool,
+        rate: float,
+        after_sim_step: Callable[[str], None] | None = None,
+    ) -> Tensor:
+        """Evaluation read-out: both windows without feedback, the counts of every step.
+
+        ``after_sim_step(window)``, if given, follows each simulation step as the training
+        loop's learners do (``"decision"`` for the first ``decision_steps``, then
+        ``"feedback"``, undriven here): a recorder reads the network's state there.
+        """
         counts = torch.zeros_like(self.output.spikes)
-        for _ in range(self.decision_steps + self.feedback_steps):
+        for i in range(self.decision_steps + self.feedback_steps):
             counts += self.sim_step(phi)
+            if after_sim_step is not None:
+                after_sim_step("decision" if i < self.decision_steps else "feedback")
         return self.greedy(counts) if deterministic else self.explore(counts, rate)
 
     def action_values(self, counts: Tensor) -> Tensor:

@@ -282,7 +282,13 @@ def plot_curves(
             continue
         for ax, key in zip(axes, ("timesteps", "train_seconds"), strict=True):
             x, mean, low, high = _band(curves, key)
-            (line,) = ax.plot(x, mean, marker="o", ms=3, label=f"{algo} ({len(curves)} seeds)")
+            (line,) = ax.plot(
+                x,
+                mean,
+                marker="o",
+                ms=3,
+                label=f"{algo} ({len(curves)} seed{'' if len(curves) == 1 else 's'})",
+            )
             ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2)
     for ax, label in zip(axes, ("env steps", "training wall-clock (s)"), strict=True):
         if threshold is not None:

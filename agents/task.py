@@ -78,10 +78,12 @@ def _horizon(env: Any, max_episode_steps: int | None) -> int | None:
     return None
 
 
-def describe_task(env: Any, max_episode_steps: int | None = None) -> TaskInfo | None:
+def describe_task(
+    env: Any, max_episode_steps: int | None = None, env_kwargs: dict | None = None
+) -> TaskInfo | None:
     """The :class:`TaskInfo` of ``env`` (an id, ``gymnasium.Env``, ``VectorEnv`` or SB3
-    ``VecEnv``), or None for ``env=None``. Only an env id gets a rollout: it runs on a
-    fresh copy, so nothing of the user's envs changes."""
+    ``VecEnv``), or None for ``env=None``. Only an env id gets a rollout (of the env made
+    with ``env_kwargs``): it runs on a fresh copy, so nothing of the user's envs changes."""
     if env is None:
         return None
     if isinstance(env, str):
@@ -90,7 +92,7 @@ def describe_task(env: Any, max_episode_steps: int | None = None) -> TaskInfo | 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the training envs warn about a missing limit
             # a vector-only (torch-native) id: one env of it, on the CPU, SAME_STEP resets
-            probe = make_vec_env(env, 1, max_episode_steps=limit)
+            probe = make_vec_env(env, 1, env_kwargs=env_kwargs, max_episode_steps=limit)
         try:
             low, high, rewards = _rollout(probe, ROLLOUT_STEPS, seed=0)
             return TaskInfo(

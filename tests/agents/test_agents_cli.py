@@ -1,0 +1,206 @@
+"""The command line as a user meets it: curves and checkpoints of a train run, resuming, env
+keyword arguments, videos, torch-native ids end to end, and every error as one line."""
+
+import csv
+import json
+import subprocess
+import sys
+import textwrap
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import snn_rl.envs  # noqa: F401
+from snn_rl.agents import SpikingAgent
+from snn_rl.agents.cli import COMMANDS
+from snn_rl.agents.cli import main as cli
+
+TINY = ["--device", "cpu", "--no-progress", "--eval-episodes", "2"]
+
+
+def train(tmp_path, *extra, env="CartPole-v1", name="run"):
+    out = tmp_path / name
+    code = cli(["train", env, "--output", str(out), *TINY, *extra])
+    return code, out
+
+
+def test_train_writes_the_curve_the_plot_checkpoints_and_tensorboard(tmp_path, capsys):
+    tb = tmp_path / "tb"
+    code, out = train(
+        tmp_path,
+        *("--total-timesteps", "120", "--n-envs", "2", "--eval-freq", "50"),
+        *("--curve-episodes", "2", "--save-freq", "60", "--tensorboard-log", str(tb)),
+    )
+    assert code == 0
+    with (out / "progress.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    steps = [int(r["timesteps"]) for r in rows]
+    assert steps[0] == 0 and steps[1] >= 50 and steps[-1] >= 120 and steps == sorted(steps)
+    assert all(int(r["episodes"]) == 2 for r in rows)
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert len(saved) == 2 and all(
+        p.startswith("model_") and p.endswith("_steps.zip") for p in saved
+    )
+    assert SpikingAgent.load(out / "checkpoints" / saved[0], device="cpu").num_timesteps >= 60
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (run,) = tb.iterdir()
+    events = EventAccumulator(str(run))
+    events.Reload()
+    assert "eval/mean_reward" in events.Tags()["scalars"]
+    assert len(events.Scalars("eval/mean_reward")) == len(rows)
+    assert "progress.csv" in capsys.readouterr().out
+
+
+def test_resume_continues_the_saved_model_and_refuses_new_settings(tmp_path, capsys):
+    code, out = train(tmp_path, "--total-timesteps", "60", "--n-envs", "2", "--eval-freq", "0")
+    assert code == 0 and not (out / "progress.csv").exists()
+    first = SpikingAgent.load(out / "model.zip", device="cpu")
+    code, again = train(
+        tmp_path,
+        *("--resume", str(out / "model.zip"), "--total-timesteps", "40", "--eval-freq", "0"),
+        name="again",
+    )
+    assert code == 0
+    resumed = SpikingAgent.load(again / "model.zip", device="cpu")
+    assert resumed.num_timesteps >= first.num_timesteps + 40
+    assert resumed.config == first.config
+    capsys.readouterr()
+    code, _ = train(tmp_path, "--resume", str(out / "model.zip"), "--set", "rule.lr=0.1")
+    assert code == 2 and "drop --set" in capsys.readouterr().err
+
+
+def test_env_kwargs_are_used_saved_and_evaluated_with(tmp_path, capsys):
+    code, out = train(
+        tmp_path,
+        *("--total-timesteps", "200", "--eval-freq", "0", "--no-tuned"),
+        *("--env-kwargs", "is_slippery=false", "map_name=4x4"),
+        env="FrozenLake-v1",
+    )
+    assert code == 0
+    agent = SpikingAgent.load(out / "model.zip", device="cpu")
+    assert agent.env_kwargs == {"is_slippery": False, "map_name": "4x4"}
+    capsys.readouterr()
+    assert (
+        cli(["evaluate", str(out / "model.zip"), "--episodes", "2", "--json", "--device", "cpu"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["episodes"] == 2
+    assert cli(["train", "FrozenLake-v1", "--env-kwargs", "slippery", *TINY]) == 2
+    assert "--env-kwargs takes NAME=VALUE" in capsys.readouterr().err
+
+
+def test_env_kwargs_that_a_checkpoint_cannot_hold_are_refused_on_save(tmp_path):
+    from snn_rl.agents import MSTDPETAgent
+
+    agent = MSTDPETAgent(
+        "FrozenLake-v1",
+        env_kwargs={"desc": np.array([["S", "F"], ["H", "G"]])},
+        device="cpu",
+        seed=0,
+    )
+    with pytest.raises(ValueError, match=r"env_kwargs\[.desc.\] \(a ndarray\) cannot be saved"):
+        agent.save(tmp_path / "m.zip")
+    assert not (tmp_path / "m.zip").exists()
+
+
+def test_torch_native_ids_train_evaluate_and_render(tmp_path, capsys):
+    """The vector-only id trains on 8 torch envs; evaluation and the video use one env of
+    the same dynamics (gym.make of the id) drawn by Gymnasium's CartPole."""
+    code, out = train(
+        tmp_path,
+        "--total-timesteps",
+        "80",
+        "--n-envs",
+        "8",
+        "--eval-freq",
+        "0",
+        env="snn_rl/CartPole-v1",
+    )
+    assert code == 0
+    assert cli(["evaluate", str(out / "model.zip"), "--episodes", "2", "--device", "cpu"]) == 0
+    video = tmp_path / "cart.mp4"
+    assert cli(["enjoy", str(out / "model.zip"), "--output", str(video), "--device", "cpu"]) == 0
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(video))
+    meta = next(reader)
+    frames = sum(1 for _ in reader)
+    assert meta["size"] == (600, 400) and meta["fps"] == 50
+    assert f"wrote {frames} frames" in capsys.readouterr().out
+
+
+def test_torch_single_env_follows_the_vector_dynamics():
+    env = gym.make("snn_rl/Pendulum-v1", render_mode="rgb_array")
+    vec = gym.make_vec("snn_rl/Pendulum-v1", num_envs=1, vectorization_mode="vector_entry_point")
+    obs, _ = env.reset(seed=3)
+    vobs, _ = vec.reset(seed=3)
+    np.testing.assert_allclose(obs, vobs.numpy()[0])
+    for torque in (-2.0, 0.5, 2.0):
+        obs, reward, terminated, truncated, _ = env.step(np.array([torque], dtype=np.float32))
+        vobs, vreward, *_ = vec.step(np.array([[torque]], dtype=np.float32))
+        np.testing.assert_allclose(obs, vobs.numpy()[0], rtol=1e-6)
+        assert reward == pytest.approx(float(vreward[0]), rel=1e-6)
+    assert env.render().shape == (500, 500, 3)
+    with pytest.raises(TypeError, match="'num_envs' is fixed for a single env"):
+        gym.make("snn_rl/CartPole-v1", num_envs=4)
+    with pytest.raises(ValueError, match="render_mode must be one of"):
+        gym.make("snn_rl/CartPole-v1", render_mode="ansi")
+
+
+def test_enjoy_checks_its_output_before_playing_and_needs_a_display(tmp_path, capsys, monkeypatch):
+    missing = tmp_path / "none.zip"
+    assert cli(["enjoy", str(missing), "--output", str(tmp_path / "run.avi")]) == 2
+    assert "--output must end in .mp4 or .gif" in capsys.readouterr().err  # before loading
+    (tmp_path / "dir.mp4").mkdir()
+    assert cli(["enjoy", str(missing), "--output", str(tmp_path / "dir.mp4")]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    code, out = train(tmp_path, "--total-timesteps", "20", "--n-envs", "2", "--eval-freq", "0")
+    gif = tmp_path / "cart.gif"
+    assert cli(["enjoy", str(out / "model.zip"), "--output", str(gif), "--max-steps", "5"]) == 0
+    from PIL import Image, ImageSequence
+
+    with Image.open(gif) as image:  # Pillow merges equal frames, adding up their durations
+        durations = [frame.info["duration"] for frame in ImageSequence.Iterator(image)]
+        assert image.format == "GIF" and sum(durations) == 6 * 20  # reset + 5 steps at 50 fps
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    capsys.readouterr()
+    assert cli(["enjoy", str(out / "model.zip"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "no display" in err and "--output run.mp4" in err and len(err.splitlines()) == 1
+
+
+def test_every_error_reaches_the_user_as_one_line_with_exit_code_2(monkeypatch, capsys):
+    def broken(args):
+        raise gym.error.Error("registered but\n entry_point is not specified")
+
+    monkeypatch.setitem(COMMANDS, "evaluate", broken)
+    assert cli(["evaluate", "m.zip"]) == 2
+    err = capsys.readouterr().err
+    assert err == "snn-rl evaluate: error: Error: registered but entry_point is not specified\n"
+    monkeypatch.setenv("SNN_RL_DEBUG", "1")
+    with pytest.raises(gym.error.Error):
+        cli(["evaluate", "m.zip"])
+
+
+def test_compare_with_workers_from_a_script_without_main_guard_stops_with_the_reason(tmp_path):
+    script = tmp_path / "noguard.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            from snn_rl.agents.compare import compare
+            compare("CartPole-v1", ["ppo"], [0, 1], output={str(tmp_path / "out")!r},
+                    total_timesteps=64, eval_freq=64, eval_episodes=1, n_jobs=2, plot=False,
+                    verbose=False)
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=240, cwd=tmp_path
+    )
+    assert done.returncode == 1
+    assert 'if __name__ == "__main__":' in done.stderr.splitlines()[-1]
