@@ -135,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--tensorboard-log", type=Path, default=None, metavar="DIR", help="TensorBoard log folder"
     )
+    train.add_argument(
+        "--track",
+        action="store_true",
+        help="log the run to Weights & Biases (needs wandb; syncs the TensorBoard log, which "
+        "defaults to OUTPUT/tensorboard)",
+    )
+    train.add_argument("--wandb-project", default="snn-rl", help="W&B project of --track")
     train.add_argument("--max-episode-steps", type=_positive_int, default=None, help=LIMIT_HELP)
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.add_argument("--verbose", type=int, default=0, choices=(0, 1))
@@ -367,6 +374,14 @@ def _require_tensorboard() -> None:
         ) from err
 
 
+def _require_wandb():
+    try:
+        import wandb
+    except ImportError as err:
+        raise ImportError("--track needs Weights & Biases: pip install wandb") from err
+    return wandb
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from snn_rl.agents.callbacks import PeriodicCheckpoint, ScheduledEvaluation
     from snn_rl.agents.evaluation import evaluate
@@ -374,6 +389,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     output = args.output or Path("runs") / args.env_id.replace("/", "_")
     check_output_dir(output, "--output")  # everything that can fail, before training
+    wandb = _require_wandb() if args.track else None
+    if args.track and args.tensorboard_log is None:
+        args.tensorboard_log = output / "tensorboard"
     if args.tensorboard_log is not None:
         _require_tensorboard()
         check_output_dir(args.tensorboard_log, "--tensorboard-log")
@@ -422,13 +440,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{'resuming' if args.resume else 'training'} {type(agent).__name__} on {args.env_id} "
         f"for {total} env steps ({agent.n_envs} envs, device {agent.device}, seed {seed})"
     )
+    run = None
+    if wandb is not None:
+        run = wandb.init(
+            project=args.wandb_project,
+            name=f"{args.env_id}__{agent.algo_name}__{seed}",
+            config={**agent.config.to_dict(), "env_id": args.env_id, "n_timesteps": total},
+            sync_tensorboard=True,
+            dir=str(output),
+        )
     start = time.perf_counter()
-    agent.learn(
-        total,
-        callback=callbacks,
-        progress_bar=not args.no_progress,
-        reset_num_timesteps=args.resume is None,
-    )
+    try:
+        agent.learn(
+            total,
+            callback=callbacks,
+            progress_bar=not args.no_progress,
+            reset_num_timesteps=args.resume is None,
+        )
+    finally:
+        if run is not None:
+            run.finish()
     train_s = time.perf_counter() - start
     path = agent.save(output / "model.zip")
     config_text = yaml.safe_dump({**agent.config.to_dict(), "n_timesteps": total}, sort_keys=False)

@@ -204,3 +204,55 @@ def test_compare_with_workers_from_a_script_without_main_guard_stops_with_the_re
     )
     assert done.returncode == 1
     assert 'if __name__ == "__main__":' in done.stderr.splitlines()[-1]
+
+
+def test_every_file_of_a_train_run_honours_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o002)
+    try:
+        code, out = train(
+            tmp_path,
+            "--total-timesteps",
+            "40",
+            "--n-envs",
+            "2",
+            "--eval-freq",
+            "20",
+            "--curve-episodes",
+            "1",
+            "--save-freq",
+            "20",
+        )
+    finally:
+        os.umask(old)
+    assert code == 0
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"model.zip", "config.yml", "progress.csv", "curves.png"}
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {oct(0o664)}
+
+
+def test_track_starts_a_wandb_run_that_syncs_tensorboard_and_finishes(tmp_path, monkeypatch):
+    import types
+
+    calls = []
+
+    class Run:
+        def finish(self):
+            calls.append("finish")
+
+    def init(**kwargs):
+        calls.append(kwargs)
+        return Run()
+
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=init))
+    code, out = train(
+        tmp_path, "--total-timesteps", "20", "--n-envs", "2", "--eval-freq", "0", "--track"
+    )
+    assert code == 0 and calls[-1] == "finish"
+    kwargs = calls[0]
+    assert kwargs["sync_tensorboard"] is True and kwargs["project"] == "snn-rl"
+    assert kwargs["config"]["env_id"] == "CartPole-v1" and "rule" in kwargs["config"]
+    assert any((out / "tensorboard").iterdir())  # the log W&B syncs
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    assert train(tmp_path, "--total-timesteps", "20", "--track", name="b")[0] == 2
