@@ -107,7 +107,11 @@ class FeatureLayerConfig(Section):
     """One layer of ``size`` Fede neurons trained by FedeSTDP without reward.
 
     ``lr``, ``w_init``, ``a``: the rule's; ``thresh``, ``tau_v``: the neurons' threshold and
-    membrane time constant. Weights start at ``w_init``.
+    membrane time constant. Weights start uniform on ``w_init * [1 - w_spread, 1 + w_spread]``
+    and ``winners`` neurons at most spike per step and env (lateral inhibition,
+    ``FedeNeuron(winners=)``). Both are what lets the neurons differ: with ``w_spread = 0``
+    every neuron of the layer starts equal and stays equal, and without competition FedeSTDP
+    drives them all to the same weights (``winners: null`` turns it off).
     """
 
     size: int
@@ -116,6 +120,8 @@ class FeatureLayerConfig(Section):
     a: float = 0.0
     thresh: float = 1.0
     tau_v: float = 5.0
+    w_spread: float = 0.5
+    winners: int | None = 1
 
     def validate(self) -> None:
         if self.size < 1:
@@ -124,6 +130,10 @@ class FeatureLayerConfig(Section):
             raise ValueError(f"lr and tau_v must be > 0, got {self.lr} and {self.tau_v}")
         if not 0.0 <= self.a < 1.0:
             raise ValueError(f"a must lie in [0, 1), got {self.a}")
+        if not 0.0 <= self.w_spread <= 1.0:
+            raise ValueError(f"w_spread must lie in [0, 1], got {self.w_spread}")
+        if self.winners is not None and self.winners < 1:
+            raise ValueError(f"winners must be >= 1 or None, got {self.winners}")
 
 
 @dataclass(frozen=True)
@@ -185,11 +195,15 @@ class NetworkConfig(Section):
         pre = IFNeuron(n_inputs, thresh=1.0, alpha_t=alpha_t, decay_t=cell.decay_t)
         size = n_inputs
         for i, feat in enumerate(features):
-            post = FedeNeuron(feat.size, thresh=feat.thresh, tau_v=feat.tau_v)
+            post = FedeNeuron(feat.size, thresh=feat.thresh, tau_v=feat.tau_v, winners=feat.winners)
             name = "features" if len(features) == 1 else f"features{i}"
             conn = Linear(size, feat.size, generator=generator)
             net.add_layer(name, conn, pre, post, role="features")
             conn.reset_weights("constant", feat.w_init)
+            if feat.w_spread > 0:
+                u = torch.rand(conn.weight.shape, generator=generator)
+                with torch.no_grad():
+                    conn.weight.mul_(1.0 - feat.w_spread + 2.0 * feat.w_spread * u)
             pre, size = post, feat.size
         for i, hidden in enumerate(self.hidden_sizes):
             post = LIFNeuron(hidden, v_min=cell.v_min, **lif)

@@ -365,7 +365,7 @@ class IFNeuron(Neuron):
         buf = self._buffers
         gate = F.refractory_gate(buf["refrac_counts"]) if self.refrac_steps else None
         v = F.voltage_floor(self._integrate(current, gate, trace_sum), self.v_min)
-        fired = v >= self._threshold()
+        fired, reset = self._compete(v, v >= self._threshold())
         z = fired.to(v.dtype)
         self._update_trace(z)
         self._adapt(z)
@@ -373,9 +373,14 @@ class IFNeuron(Neuron):
             buf["refrac_counts"] = F.refractory_update(
                 buf["refrac_counts"], z, refrac_steps=self.refrac_steps
             )
-        buf["v"] = v.masked_fill_(fired, self.v_rest)  # v is this step's own new tensor
+        buf["v"] = v.masked_fill_(reset, self.v_rest)  # v is this step's own new tensor
         buf["spikes"] = z
         return z
+
+    def _compete(self, v: Tensor, fired: Tensor) -> tuple[Tensor, Tensor]:
+        """The neurons that spike and those whose voltage resets (without competition: the
+        ones that crossed the threshold, both)."""
+        return fired, fired
 
 
 @_model
@@ -475,7 +480,9 @@ class FedeNeuron(IFNeuron):
     Voltage and trace are always "exponential" (``tau_v``, ``tau_t`` are time constants,
     default 5): ``v <- v + dt/tau_v * (-(v - v_rest) + alpha_v * (I - X))`` where ``I`` is
     the synaptic current and ``X`` the summed presynaptic trace over the neuron's receptive
-    field.
+    field. ``winners`` (None: off) adds lateral inhibition: where neurons cross the
+    threshold, only the ``winners`` of highest voltage spike, and all of them reset (in one
+    env row of a 1-D population; across the channels at each position of a ``(C, H, W)`` one).
 
     Shape:
         current, trace_sum: ``(B, *shape)`` -> spikes ``(B, *shape)``.
@@ -486,10 +493,24 @@ class FedeNeuron(IFNeuron):
     tau_t: float | None = 5.0
     update_type: UpdateType = field(default="exponential", init=False)
     tau_v: float = 5.0
+    winners: int | None = None
 
     def _check(self) -> None:
         super()._check()
         self.tau_v = check_positive("tau_v", self.tau_v)
+        if self.winners is not None:
+            self.winners = check_int("winners", self.winners, minimum=1)
+
+    def _compete(self, v: Tensor, fired: Tensor) -> tuple[Tensor, Tensor]:
+        """Lateral inhibition (``winners`` = k): where any neuron crosses the threshold, only
+        the k of highest voltage among those spike, and every neuron there resets. "There" is
+        one env row of a 1-D population, one position across the channels of a ``(C, H, W)``
+        one (the paper's inhibition between feature maps)."""
+        if self.winners is None:
+            return fired, fired
+        k = min(self.winners, fired.shape[1])
+        top = torch.zeros_like(fired).scatter_(1, v.topk(k, dim=1).indices, True)
+        return fired & top, fired.any(dim=1, keepdim=True).expand_as(fired)
 
     def _integrate(self, current: Tensor, gate: Tensor | None, trace_sum: Tensor | None) -> Tensor:
         return F.fede_voltage_update(
