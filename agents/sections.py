@@ -157,9 +157,12 @@ class NetworkConfig(Section):
 
     The output has ``pop_size`` neurons per action (Discrete) or per action dimension (Box).
     Hidden and output weights start normal(``weight_init_mean``, ``weight_init_std``).
+    ``feature_skip`` (with feature layers): the input code also feeds the first readout
+    population directly (layer ``"skip"``, role ``"readout"``), beside the features.
     """
 
     hidden_sizes: tuple[int, ...] = ()
+    feature_skip: bool = False
     pop_size: int = 10
     neuron: NeuronConfig = field(default_factory=NeuronConfig)
     weight_init_mean: float = 0.3
@@ -192,7 +195,7 @@ class NetworkConfig(Section):
         cell = self.neuron
         lif = {"thresh": cell.thresh, "decay_v": cell.decay_v, "decay_t": cell.decay_t}
         alpha_t = 1.0 - cell.decay_t if features else 1.0
-        pre = IFNeuron(n_inputs, thresh=1.0, alpha_t=alpha_t, decay_t=cell.decay_t)
+        pre = source = IFNeuron(n_inputs, thresh=1.0, alpha_t=alpha_t, decay_t=cell.decay_t)
         size = n_inputs
         for i, feat in enumerate(features):
             post = FedeNeuron(feat.size, thresh=feat.thresh, tau_v=feat.tau_v, winners=feat.winners)
@@ -205,13 +208,23 @@ class NetworkConfig(Section):
                 with torch.no_grad():
                     conn.weight.mul_(1.0 - feat.w_spread + 2.0 * feat.w_spread * u)
             pre, size = post, feat.size
+        skip = bool(features) and self.feature_skip  # the readout also sees the input code
+
+        def add_skip(target) -> None:  # before the output layer: the policy reads the last one
+            conn = Linear(n_inputs, target.shape[0], generator=generator)
+            net.add_layer("skip", conn, source, target, role="readout")
+
         for i, hidden in enumerate(self.hidden_sizes):
             post = LIFNeuron(hidden, v_min=cell.v_min, **lif)
             net.add_layer(
                 f"hidden{i}", Linear(size, hidden, generator=generator), pre, post, role="readout"
             )
+            if skip and i == 0:
+                add_skip(post)
             pre, size = post, hidden
         out = LIFNeuron(n_outputs, v_min=cell.v_min, **lif)
+        if skip and not self.hidden_sizes:
+            add_skip(out)
         net.add_layer(
             "output", Linear(size, n_outputs, generator=generator), pre, out, role="readout"
         )

@@ -184,6 +184,26 @@ def test_default_network_declares_roles_not_names():
     assert torch.isfinite(after).all() and not torch.equal(before, after)
 
 
+@pytest.mark.parametrize("hidden", [[], [16]])
+def test_feature_skip_feeds_the_input_code_to_the_first_readout_population(hidden):
+    overrides = {"features": [{"size": 12}], "network.hidden_sizes": hidden}
+    agent = MSTDPETAgent(
+        "CartPole-v1", n_envs=2, seed=0, device="cpu",
+        overrides={**overrides, "network.feature_skip": True},
+    )  # fmt: skip
+    net = agent.policy.network
+    first = "hidden0" if hidden else "output"
+    assert net.roles["skip"] == "readout" and "skip" in agent.learners[0].layer_names
+    assert net.connections["skip"].weight.shape == (net.connections[first].weight.shape[0], 270)
+    before = net.connections["skip"].weight.clone()
+    agent.learn(100)
+    assert not torch.equal(before, net.connections["skip"].weight)  # MSTDPET trains it
+    plain = MSTDPETAgent("CartPole-v1", n_envs=2, seed=0, device="cpu", overrides=overrides)
+    assert "skip" not in plain.policy.network.roles
+    no_features = MSTDPETAgent("CartPole-v1", seed=0, overrides={"network.feature_skip": True})
+    assert "skip" not in no_features.policy.network.roles  # nothing to skip
+
+
 def test_config_argument_is_used_as_given():
     cfg = MSTDPETConfig(n_envs=3)
     agent = MSTDPETAgent(gym.make("Acrobot-v1"), config=cfg, seed=0, device="cpu")
