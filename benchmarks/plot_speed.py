@@ -23,6 +23,7 @@ LABELS = {
     "floor": "hand-written torch floor",
     "pysnn": "PySNN 0.1.1",
     "bindsnet": "BindsNET 0.3.4",
+    "spikingjelly": "SpikingJelly 2.0.0",
 }
 AGENT_LABELS = {"agent:gym": "Gymnasium vector env", "agent:torch": "torch-native env"}
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the virtual environment in which benchmarks/speed_peers.py runs the peer libraries
-# PySNN 0.1.1 and BindsNET 0.3.4 (never the project's own venv: both pin things we do not want).
+# PySNN 0.1.1, BindsNET 0.3.4 and SpikingJelly 2.0.0 (never the project's own venv: all three pin
+# things we do not want).
 #
 #   bash benchmarks/setup_peers.sh           # venv at benchmarks/.venv-peers (repo-relative)
 #   PEERS_VENV=/some/dir bash benchmarks/setup_peers.sh
@@ -39,8 +40,16 @@
 #    the same guard the file's register_meta helper already uses. Result: the real torchvision
 #    0.28.0 imports; only its compiled ops (nms, roi_align, image decoding) are unavailable, and
 #    BindsNET uses none of them. (A CPU torchvision wheel is not on PyPI, and no sdist exists.)
-# 5. Verify: torch 2.13.0 CPU, pysnn and bindsnet import.
-# Takes about 70 s on a fresh venv (wheels cached or on the local index), a few seconds after.
+# 5. SpikingJelly 2.0.0 (the newest PyPI release; it ships learning.MSTDPETLearner) with --no-deps:
+#    its metadata requires torchaudio, which has no release for torch 2.13 on PyPI (the newest is
+#    2.11.1), plus h5py, requests, SciencePlots and others that the modules used here
+#    (activation_based.neuron, layer, learning, functional) never import. Their runtime
+#    imports are installed under the torch constraint: loguru (spikingjelly.logger) and
+#    tensorboard (activation_based.monitor imports torch.utils.tensorboard); numpy, tqdm and
+#    torchvision are already there. `pip check` therefore also reports spikingjelly's torchaudio,
+#    h5py, requests and SciencePlots as unmet; that is expected.
+# 6. Verify: torch 2.13.0 CPU, pysnn, bindsnet and spikingjelly's learner import.
+# Takes 2-3 min on a fresh venv (wheels cached or on the local index), a few seconds after.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
@@ -109,14 +118,21 @@ elif guard.format("torchvision::nms") in src:
     print("[setup_peers] torchvision already patched")
 EOF
 
-# 5. Verify.
+# 5. SpikingJelly and the two modules it imports that nothing above installs.
+log "installing loguru, tensorboard and spikingjelly==2.0.0 (--no-deps)"
+"${PIP[@]}" -c "${CONSTRAINTS}" "loguru>=0.7,<1" "tensorboard>=2,<3"
+"${PIP[@]}" --no-deps "spikingjelly==2.0.0"
+
+# 6. Verify.
 log "verifying imports"
 version=$("${PY}" -W ignore -c '
 import torch, pysnn, bindsnet, torchvision
+from spikingjelly.activation_based import layer, neuron
+from spikingjelly.activation_based.learning import MSTDPETLearner, STDPLearner
 assert torch.version.cuda is None, "torch is not the CPU build"
 print(torch.__version__)
-')
-log "torch ${version} (CPU), pysnn, bindsnet import"
+' | tail -n 1)
+log "torch ${version} (CPU), pysnn, bindsnet, spikingjelly import"
 case "${version}" in
     2.13.0 | 2.13.0+cpu) ;;
     *)
@@ -124,5 +140,5 @@ case "${version}" in
         exit 1
         ;;
 esac
-"${PY}" -W ignore -c "import torch, pysnn, bindsnet; print(torch.__version__)"
+"${PY}" -W ignore -c "import torch, pysnn, bindsnet, spikingjelly; print(torch.__version__)"
 log "done in $(($(date +%s) - start)) s; python: ${PY}"

@@ -1,4 +1,4 @@
-"""Speed of snn-rl side by side with PySNN, BindsNET and a hand-written torch loop.
+"""Speed of snn-rl side by side with PySNN, BindsNET, SpikingJelly and a hand-written torch loop.
 
 Every measurement runs in a fresh subprocess (one simulator, one case, one batch size), so
 peak memory is per case and no simulator warms another's caches. Cases:
@@ -22,8 +22,9 @@ number generator. The simulators:
 * ``snn_rl_unchecked``: ``snn_rl`` with the engine's finiteness checks off (their cost).
 * ``floor``: the same math as a minimal hand-written eager-PyTorch loop (preallocated state,
   in-place updates, no framework): what eager PyTorch costs at the least.
-* ``pysnn`` and ``bindsnet``: the peer libraries, built by ``benchmarks/speed_peers.py`` in the
-  separate virtual environment made by ``benchmarks/setup_peers.sh`` (skipped when absent).
+* ``pysnn``, ``bindsnet`` and ``spikingjelly``: the peer libraries, built by
+  ``benchmarks/speed_peers.py`` in the separate virtual environment made by
+  ``benchmarks/setup_peers.sh`` (skipped when absent).
 
     python benchmarks/speed.py --output docs/results/speed          # full table
     python benchmarks/speed.py --cases N1 --batches 1 64 --seconds 0.5  # a quick look
@@ -34,7 +35,9 @@ job list runs ``--rounds`` times and each job keeps its best round (this shared 
 drifted by up to 2x within minutes). Rates count this process's CPU time on the CPU and
 wall-clock on a GPU (``--clock`` overrides); ``speed.json`` keeps both. Each network
 measurement also reports ``max_weight_gap_vs_floor``: the largest weight difference from
-the floor after 60 steps from the same start (0 up to float rounding for the same math).
+the floor after 60 steps from the same start (0 up to float rounding for the same math). A
+peer that applies the same weight change ``REWARD_LAG`` steps later (SpikingJelly) is checked
+against a floor with that lag, and ``max_weight_gap_vs_floor_on_time`` is its gap to the plain one.
 
 Writes ``speed.json`` (every measurement, machine and settings) and ``speed.md`` (the table).
 """
@@ -68,8 +71,9 @@ SIMS = (
     "floor",
     "pysnn",
     "bindsnet",
+    "spikingjelly",
 )
-PEERS = ("pysnn", "bindsnet")
+PEERS = ("pysnn", "bindsnet", "spikingjelly")
 AGENT_ENVS = {"gym": "CartPole-v1", "torch": "snn_rl/CartPole-v1"}
 
 # shared parameters (speed_peers.py uses the same values)
@@ -188,10 +192,16 @@ def build_snn_rl(
     return step
 
 
-def build_floor(case: str, batch: int, inputs, device: str) -> Callable:
-    """The same math as ``snn_rl`` (scalar-reward fast path) with nothing but torch calls."""
+def build_floor(case: str, batch: int, inputs, device: str, reward_lag: int = 0) -> Callable:
+    """The same math as ``snn_rl`` (scalar-reward fast path) with nothing but torch calls.
+
+    ``reward_lag`` > 0 (N1, N2) applies each rewarded eligibility that many steps later, after
+    that step's forward (SpikingJelly's reward alignment, for its weight check).
+    """
     import torch
 
+    if reward_lag < 0 or (reward_lag and case not in ("N1", "N2")):
+        raise ValueError(f"reward_lag must be >= 0, and 0 for N3, got {reward_lag!r}")
     if case == "N3":
         return _build_floor_conv(batch, inputs, device)
     if case not in ("N1", "N2"):
@@ -215,6 +225,7 @@ def build_floor(case: str, batch: int, inputs, device: str) -> Callable:
     x_in = torch.zeros(batch, n_in, device=device)
     k_pre, k_post = A_PRE / batch, -A_POST / batch
     frames = list(inputs)
+    due: dict[int, list] = {}  # reward_lag > 0: step -> eligibility copies to apply then
 
     def step(t: int) -> None:
         s = frames[t % POOL]
@@ -232,8 +243,14 @@ def build_floor(case: str, batch: int, inputs, device: str) -> Callable:
             e.addmm_(pre_s.t(), L["y"], alpha=k_post)
             pre_s, pre_x = L["z"], L["y"]
         if t % REWARD_EVERY == REWARD_EVERY - 1:
-            for L in layers:
-                L["wt"].add_(L["e"], alpha=LR * REWARD)
+            if reward_lag:
+                due[t + reward_lag] = [L["e"].clone() for L in layers]
+            else:
+                for L in layers:
+                    L["wt"].add_(L["e"], alpha=LR * REWARD)
+        if due:
+            for L, e in zip(layers, due.pop(t, ()), strict=False):
+                L["wt"].add_(e, alpha=LR * REWARD)
 
     step.weights = lambda: [L["wt"].t() for L in layers]
     return step
@@ -373,15 +390,31 @@ def build_sim(sim: str, case: str, batch: int, inputs, device: str) -> tuple[Cal
     raise ValueError(f"sim must be one of {SIMS}, got {sim!r}")
 
 
-def weight_gap(sim: str, case: str, device: str, steps: int = 60, batch: int = 2) -> float:
+def reward_lag(sim: str, case: str) -> int:
+    """Steps by which peer ``sim`` applies the rewarded weight change later than the floor."""
+    if sim not in PEERS:
+        return 0
+    sys.path.insert(0, str(HERE))
+    import speed_peers
+
+    return getattr(speed_peers, "REWARD_LAG", {}).get((sim, case), 0)
+
+
+def weight_gap(
+    sim: str, case: str, device: str, steps: int = 60, batch: int = 2, aligned: bool = True
+) -> float:
     """Largest |W_sim - W_floor| after ``steps`` steps from the same weights and inputs (0 for
-    the same math; PySNN's Conv2d/FedeSTDP bugs and BindsNET's other rule on N3 differ)."""
+    the same math; PySNN's Conv2d/FedeSTDP bugs and BindsNET's and SpikingJelly's other rule on
+    N3 differ). A peer that applies the weight change ``reward_lag`` steps late runs that many
+    more steps, against a floor with the same lag when ``aligned`` (the same math) or against
+    the plain floor after ``steps`` steps (what the late change does to the weights)."""
+    lag = reward_lag(sim, case)
     inputs = make_inputs(case, batch, device)
     step, per_call = build_sim(sim, case, batch, inputs, device)
-    floor = build_floor(case, batch, inputs, device)
-    for t in range(0, steps, per_call):
+    floor = build_floor(case, batch, inputs, device, reward_lag=lag if aligned else 0)
+    for t in range(0, steps + lag, per_call):
         step(t)
-    for t in range(steps):
+    for t in range(steps + (lag if aligned else 0)):
         floor(t)
     gaps = [
         float((a.reshape(b.shape) - b).abs().max())
@@ -425,6 +458,9 @@ def run_worker(args: argparse.Namespace) -> dict:
         result["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
     if not case.startswith("agent"):
         result["max_weight_gap_vs_floor"] = weight_gap(sim, case, device)
+        if reward_lag(sim, case):
+            result["reward_lag"] = reward_lag(sim, case)
+            result["max_weight_gap_vs_floor_on_time"] = weight_gap(sim, case, device, aligned=False)
     if sim in PEERS:
         import speed_peers
 
@@ -487,23 +523,23 @@ def table(results: list[dict]) -> str:
         return "-" if a is None or b is None else f"{a / b:.2f}x" if a < 10 * b else f"{a / b:.0f}x"
 
     lines = [
-        "| case | B | snn_rl | compiled | per-env E | floor | PySNN | BindsNET | "
-        "snn_rl vs PySNN | vs BindsNET | floor / snn_rl | floor / compiled | "
-        "peak RSS MiB: snn_rl / PySNN / BindsNET |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| case | B | snn_rl | compiled | per-env E | floor | PySNN | BindsNET | SpikingJelly | "
+        "snn_rl vs PySNN | vs BindsNET | vs SpikingJelly | floor / snn_rl | floor / compiled | "
+        "peak RSS MiB: snn_rl / PySNN / BindsNET / SpikingJelly |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (case, batch), row in sorted(by_key.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         ours, comp, floor = rate(row, "snn_rl"), rate(row, "snn_rl_compiled"), rate(row, "floor")
         mem = " / ".join(
             f"{row[s]['peak_rss_mib']:.0f}" if s in row and "error" not in row[s] else "-"
-            for s in ("snn_rl", "pysnn", "bindsnet")
+            for s in ("snn_rl", *PEERS)
         )
         lines.append(
             f"| {case} | {batch} | {fmt_rate(ours)} | {fmt_rate(comp)} | "
             f"{fmt_rate(rate(row, 'snn_rl_per_env'))} | {fmt_rate(floor)} | "
-            f"{fmt_rate(rate(row, 'pysnn'))} | {fmt_rate(rate(row, 'bindsnet'))} | "
-            f"{ratio(ours, rate(row, 'pysnn'))} | {ratio(ours, rate(row, 'bindsnet'))} | "
-            f"{ratio(floor, ours)} | {ratio(floor, comp)} | {mem} |"
+            + "".join(f"{fmt_rate(rate(row, s))} | " for s in PEERS)
+            + "".join(f"{ratio(ours, rate(row, s))} | " for s in PEERS)
+            + f"{ratio(floor, ours)} | {ratio(floor, comp)} | {mem} |"
         )
     return "\n".join(lines)
 

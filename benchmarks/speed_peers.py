@@ -1,13 +1,14 @@
-"""The peer libraries' side of ``benchmarks/speed.py``: the N1, N2 and N3 networks in PySNN 0.1.1
-and BindsNET 0.3.4.
+"""The peer libraries' side of ``benchmarks/speed.py``: the N1, N2 and N3 networks in PySNN 0.1.1,
+BindsNET 0.3.4 and SpikingJelly 2.0.0.
 
 Runs under the python of the virtual environment made by ``benchmarks/setup_peers.sh`` (never
 imports ``snn_rl``). The harness calls ``build(sim, case, batch, inputs)`` and then ``step(t)``
 with ``t`` the index of the first simulation step of the call; one call runs
 ``STEPS_PER_CALL.get((sim, case), 1)`` simulation steps (BindsNET: a ``network.run`` over a chunk
 of 10 steps, the way BindsNET runs networks). ``NOTES[(sim, case)]`` says where a library differs
-from the shared definition of the case. Each library is imported only when a network of it is
-built, so a worker's memory holds one library.
+from the shared definition of the case; ``REWARD_LAG[(sim, case)]`` is how many steps later than
+the others a library applies the same weight change (SpikingJelly: 1). Each library is imported
+only when a network of it is built, so a worker's memory holds one library.
 
 Self-check (time per step and spike rates, batch 1 and 16; N3 1 and 4; or one SIM CASE BATCH)::
 
@@ -46,18 +47,36 @@ from speed import (
 
 V_REST, DT = 0.0, 1.0  # speed.py's networks use the engine defaults
 
-SIMS = ("pysnn", "bindsnet")
+SIMS = ("pysnn", "bindsnet", "spikingjelly")
 SIZES = {"N1": (100, 100, 2), "N2": (1000, 1000)}  # layer sizes of the fully connected cases
 CONV = dict(in_channels=2, out_channels=16, kernel=5, image=(32, 32), out=(16, 28, 28))
 
 BINDSNET_CHUNK = 10  # simulation steps per network.run call (= the reward period of N1/N2)
 STEPS_PER_CALL = {("bindsnet", case): BINDSNET_CHUNK for case in IN_SHAPES}
+# SpikingJelly's MSTDPETLearner applies reward[t] to the eligibility up to step t - 1, so the
+# reward of step 9 is given with step 10 and the weight change comes after that step's forward;
+# speed.py checks its weights against a floor with the same lag (and reports the plain floor's)
+REWARD_LAG = {("spikingjelly", case): 1 for case in SIZES}
 
 _BINDSNET_MSTDPET = (
     "per call network.run(time=9, reward=0) then run(time=1, reward=1.0), one_step=True: "
     "BindsNET's MSTDPET applies w += nu*reward*e on every step, so reward 0 on 9 steps gives "
     "the every-10th-step schedule (the same weights as the others); zero_lag=True, decays as "
     "tc = -1/ln(factor), nu = lr*tc_e_trace (undoes its e/tc_e_trace), batch mean"
+)
+_SPIKINGJELLY_MSTDPET = (
+    "MSTDPETLearner (step_mode 's': the only mode it has) on layer.Linear(bias=False) -> "
+    "neuron.LIFNode(tau = 1/(1 - DECAY_V) = 5, decay_input=False, v_reset=0, v_threshold=1: "
+    "v - v/5 + x, the same linear LIF up to float rounding); tau_pre = tau_post = "
+    "-1/ln(DECAY_T), tau_trace = -1/ln(E_DECAY), f_post = A_PRE, f_pre = A_POST (constant: "
+    "additive STDP); its learner takes unbatched [I]/[O] spikes only (a [B, I] record raises), "
+    "so batch B runs B row networks whose Linear layers share one weight Parameter, one "
+    "learner per row and layer, updates summed in weight.grad, scale = tau_trace/B (undoes "
+    "its e/tau_trace and averages the rows), SGD(lr = LR); learner.step(r) every step, "
+    "r = 1.0 one step after each 10th step (reward[t] acts on eligibility up to t - 1), so "
+    "each weight change (LR * e of the 10th step, as the floor's) lands after the next "
+    "step's forward, one step late (REWARD_LAG = 1): the weights equal a floor with that "
+    "lag; against the on-time floor the 60-step dynamics drift apart"
 )
 NOTES = {
     ("pysnn", "N1"): (
@@ -80,6 +99,14 @@ NOTES = {
         "no FedeSTDP or Fede neuron in BindsNET: Conv2dConnection -> LIFNodes (decay 0.8) with "
         "PostPre (nu = 1e-4 both ways, additive traces decaying 0.8, batch mean) every step; "
         "one network.run(time=10, one_step=True) per call"
+    ),
+    ("spikingjelly", "N1"): _SPIKINGJELLY_MSTDPET,
+    ("spikingjelly", "N2"): _SPIKINGJELLY_MSTDPET,
+    ("spikingjelly", "N3"): (
+        "no FedeSTDP or Fede neuron in SpikingJelly: layer.Conv2d -> LIFNode (as in N1) with "
+        "STDPLearner (pair STDP, its Euler traces tr - tr/tau + s with tau = 1/(1 - 0.8), "
+        "f_pre = f_post = 1, summed over positions, batch mean by scale = 1/B) and "
+        "SGD(lr = 1e-4) every step, step_mode 's'"
     ),
 }
 
@@ -123,9 +150,12 @@ def build(sim: str, case: str, batch: int, inputs: torch.Tensor) -> Callable[[in
     connection's weights as (out, -1)).
     """
     _check(sim, case, batch, inputs)
-    if sim == "pysnn":
-        return _build_pysnn(case, batch, inputs)
-    return _build_bindsnet(case, batch, inputs)
+    builders = {
+        "pysnn": _build_pysnn,
+        "bindsnet": _build_bindsnet,
+        "spikingjelly": _build_spikingjelly,
+    }
+    return builders[sim](case, batch, inputs)
 
 
 # --------------------------------------------------------------------------- PySNN 0.1.1
@@ -298,6 +328,107 @@ def _build_bindsnet(case: str, batch: int, inputs: torch.Tensor) -> Callable[[in
 
     step.output = lambda: out_layer.s.float()
     step.weights = step_weights
+    step.network = net
+    return step
+
+
+# --------------------------------------------------------------------------- SpikingJelly 2.0.0
+def _build_spikingjelly(case: str, batch: int, inputs: torch.Tensor) -> Callable[[int], None]:
+    import torch.nn as nn
+    from spikingjelly.activation_based import layer, neuron
+
+    # decay_input=False charges h = v - (v - v_reset) / tau + x = v * (1 - 1/tau) + x
+    lif = dict(
+        tau=1.0 / (1.0 - DECAY_V),
+        decay_input=False,
+        v_threshold=THRESH,
+        v_reset=V_REST,
+        step_mode="s",
+    )
+    if case == "N3":
+        return _build_spikingjelly_conv(batch, inputs, lif)
+
+    from spikingjelly.activation_based.learning import MSTDPETLearner
+
+    # MSTDPETLearner takes unbatched spikes ([in] and [out]): one row network per batch row,
+    # every row's Linear holding the same weight Parameter, so the rows' updates add up in
+    # weight.grad and one optimizer step applies them
+    weights = [nn.Parameter(w.clone()) for w in _initial_weights(case)]
+    tau_t, tau_e = _tc(DECAY_T), _tc(E_DECAY)
+    rows, learners = [], []
+    for _ in range(batch):
+        modules = []
+        for (a, b), w in zip(pairwise(SIZES[case]), weights, strict=True):
+            fc = layer.Linear(a, b, bias=False, step_mode="s")
+            fc.weight = w
+            sn = neuron.LIFNode(**lif)
+            learner = MSTDPETLearner(
+                step_mode="s",
+                synapse=fc,
+                sn=sn,
+                tau_pre=tau_t,
+                tau_post=tau_t,
+                tau_trace=tau_e,
+                f_pre=lambda weight: A_POST,  # amplitude of the trace_post x pre-spike (LTD) term
+                f_post=lambda weight: A_PRE,  # amplitude of the post-spike x trace_pre (LTP) term
+            )
+            modules += [fc, sn]
+            learners.append(learner)
+        rows.append(nn.Sequential(*modules))
+    optimizer = torch.optim.SGD(weights, lr=LR)
+    scale = tau_e / batch  # its trace_e integrates e / tau_trace; the batch mean of the rows
+    frames = [frame.unbind(0) for frame in inputs]  # frames[p][b]: row b's input, (in,)
+    n_frames = len(frames)
+    out: list[torch.Tensor] = []
+
+    @torch.no_grad()
+    def step(t: int) -> None:
+        frame = frames[t % n_frames]
+        out[:] = [row(x) for row, x in zip(rows, frame, strict=True)]
+        # reward[t] acts on the eligibility up to step t - 1: reward the 10th step one step later
+        rewarded = t > 0 and (t - 1) % REWARD_EVERY == REWARD_EVERY - 1
+        reward = REWARD if rewarded else 0.0
+        for learner in learners:
+            learner.step(reward, on_grad=rewarded, scale=scale)
+        if rewarded:
+            optimizer.step()
+            optimizer.zero_grad()
+
+    step.output = lambda: torch.stack(out).float()
+    step.weights = lambda: [w.detach() for w in weights]
+    step.network = rows
+    return step
+
+
+def _build_spikingjelly_conv(batch: int, inputs: torch.Tensor, lif: dict) -> Callable[[int], None]:
+    import torch.nn as nn
+    from spikingjelly.activation_based import layer, neuron
+    from spikingjelly.activation_based.learning import STDPLearner
+
+    c = CONV
+    conv = layer.Conv2d(c["in_channels"], c["out_channels"], c["kernel"], bias=False, step_mode="s")
+    with torch.no_grad():
+        conv.weight.copy_(_initial_weights("N3")[0])
+    sn = neuron.LIFNode(**lif)
+    net = nn.Sequential(conv, sn)
+    tau = 1.0 / (1.0 - DECAY_T)  # STDPLearner's traces decay by Euler steps, tr - tr / tau
+    learner = STDPLearner(
+        step_mode="s", synapse=conv, sn=sn, tau_pre=tau, tau_post=tau,
+        f_pre=lambda weight: 1.0, f_post=lambda weight: 1.0,
+    )  # fmt: skip
+    optimizer = torch.optim.SGD([conv.weight], lr=FEDE_LR)
+    frames = list(inputs)
+    out: list[torch.Tensor] = []
+
+    @torch.no_grad()
+    def step(t: int) -> None:
+        out[:] = [net(frames[t % len(frames)])]
+        learner.step(on_grad=True, scale=1.0 / batch)  # it sums over the batch
+        optimizer.step()
+        optimizer.zero_grad()
+
+    step.output = lambda: out[0].float()
+    step.weights = lambda: [conv.weight.detach().reshape(c["out_channels"], -1)]
     step.network = net
     return step
 

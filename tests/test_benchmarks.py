@@ -35,6 +35,35 @@ def test_floor_and_snn_rl_learn_the_same_weights(case, batch):
         assert (f - w0).abs().max() > 1e-5  # the rules did change the weights
 
 
+@pytest.mark.parametrize("case", ["N1", "N2"])
+def test_floor_with_a_reward_lag_applies_the_same_change_one_step_later(case):
+    # SpikingJelly's reward alignment: the eligibility of step 9 is applied after step 10
+    inputs = speed.make_inputs(case, 2, "cpu")
+    plain = speed.build_floor(case, 2, inputs, "cpu")
+    lagged = speed.build_floor(case, 2, inputs, "cpu", reward_lag=1)
+    start = [w.clone() for w in plain.weights()]
+    for t in range(10):
+        plain(t), lagged(t)
+    for w0, a, b in zip(start, plain.weights(), lagged.weights(), strict=True):
+        assert (a - w0).abs().max() > 1e-5  # plain: changed after step 9
+        torch.testing.assert_close(b, w0, rtol=0, atol=0)  # lagged: not yet
+    lagged(10)
+    for a, b in zip(plain.weights(), lagged.weights(), strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=0)  # same e of step 9, one step later
+    with pytest.raises(ValueError, match="reward_lag"):
+        speed.build_floor("N3", 2, speed.make_inputs("N3", 2, "cpu"), "cpu", reward_lag=1)
+
+
+def test_every_peer_has_notes_for_every_case(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))  # speed_peers imports the shared parameters
+    peers = load("speed_peers")  # (torch only: each library is imported when it builds)
+    assert set(peers.SIMS) == set(speed.PEERS) <= set(speed.SIMS)
+    for sim in peers.SIMS:
+        for case in speed.IN_SHAPES:
+            assert peers.NOTES[(sim, case)]
+    assert speed.reward_lag("spikingjelly", "N1") == 1 and speed.reward_lag("pysnn", "N1") == 0
+
+
 def test_worker_reports_a_rate_and_memory(capsys):
     speed.main(["--worker", "--sim", "floor", "--case", "N1", "--batch", "2", "--seconds",
                 "0.02", "--repeats", "2"])  # fmt: skip
@@ -50,9 +79,11 @@ def test_table_ratios():
         {"sim": "floor", "case": "N1", "batch": 64, "steps_per_s": 3000.0, "peak_rss_mib": 1},
         {"sim": "pysnn", "case": "N1", "batch": 64, "steps_per_s": 100.0, "peak_rss_mib": 9},
         {"sim": "bindsnet", "case": "N1", "batch": 64, "error": "ImportError"},
+        {"sim": "spikingjelly", "case": "N1", "batch": 64, "steps_per_s": 400.0, "peak_rss_mib": 5},
     ]
-    line = speed.table(rows).splitlines()[-1]
-    assert "| 20x |" in line and "| 1.50x |" in line and "| 1 / 9 / - |" in line
+    header, _, line = speed.table(rows).splitlines()
+    assert header.count("|") == line.count("|")
+    assert "| 20x | - | 5.00x |" in line and "| 1.50x |" in line and "| 1 / 9 / - / 5 |" in line
 
 
 def test_bad_arguments_name_the_option():
