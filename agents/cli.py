@@ -287,25 +287,20 @@ def _load_config(path: Path | None) -> dict:
     return data
 
 
-def parse_sets(items: Sequence[str]) -> dict:
-    """``["rule.lr=0.02", "network.hidden_sizes=[32]"]`` -> overrides (values read as YAML)."""
+def parse_assignments(items: Sequence[str], option: str, names: bool = False) -> dict:
+    """``["rule.lr=0.02", "network.hidden_sizes=[32]"]`` -> ``{key: value}`` with the values
+    read as YAML; ``names``: keys must be Python identifiers (keyword arguments). ValueError
+    naming ``option`` otherwise."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
-        out[key] = yaml.safe_load(value)
-    return out
-
-
-def parse_env_kwargs(items: Sequence[str]) -> dict:
-    """``["is_slippery=false", "map_name=8x8"]`` -> env keyword arguments (YAML values)."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.isidentifier():
-            raise ValueError(f"--env-kwargs takes NAME=VALUE, got {item!r}")
-        out[key] = yaml.safe_load(value)
+        if not sep or not (key.isidentifier() if names else key):
+            raise ValueError(f"{option} takes {'NAME' if names else 'KEY'}=VALUE, got {item!r}")
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or err
+            raise ValueError(f"{option} {item!r}: the value is not YAML ({problem})") from err
     return out
 
 
@@ -314,7 +309,7 @@ def _train_agent(args: argparse.Namespace, total: int | None):
     from snn_rl.agents import SpikingAgent
     from snn_rl.agents.registry import agent_class, tuned_settings
 
-    env_kwargs = parse_env_kwargs(args.env_kwargs)
+    env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs", names=True)
     if args.resume is not None:
         given = [
             flag
@@ -343,7 +338,7 @@ def _train_agent(args: argparse.Namespace, total: int | None):
     cls = agent_class(args.algo)
     overrides = _load_config(args.config)
     file_budget = overrides.pop("n_timesteps", None)
-    overrides.update(parse_sets(args.set))
+    overrides.update(parse_assignments(args.set, "--set"))
     tuned_budget = None if args.no_tuned else tuned_settings(args.algo, args.env_id)[1]
     total = next(
         (int(t) for t in (total, file_budget, tuned_budget) if t is not None), DEFAULT_TIMESTEPS

@@ -49,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, required=True, help="results folder")
     args = parser.parse_args(argv)
 
-    from snn_rl.agents.cli import parse_sets
+    from snn_rl.agents.cli import parse_assignments
     from snn_rl.agents.compare import compare
     from snn_rl.agents.report import load_runs, per_seed_table
 
     try:
-        overrides = parse_sets(args.set)
+        overrides = parse_assignments(args.set, "--set")
     except ValueError as err:
         parser.error(str(err))
     start = time.perf_counter()

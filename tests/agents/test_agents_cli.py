@@ -256,3 +256,13 @@ def test_track_starts_a_wandb_run_that_syncs_tensorboard_and_finishes(tmp_path, 
     assert any((out / "tensorboard").iterdir())  # the log W&B syncs
     monkeypatch.setitem(sys.modules, "wandb", None)
     assert train(tmp_path, "--total-timesteps", "20", "--track", name="b")[0] == 2
+
+
+def test_key_value_options_name_themselves_when_malformed(capsys):
+    from snn_rl.agents.cli import parse_assignments
+
+    assert parse_assignments(["a.b=[1, 2]", "c=false"], "--set") == {"a.b": [1, 2], "c": False}
+    assert cli(["train", "CartPole-v1", "--set", "rule.lr=[", *TINY]) == 2
+    assert "--set 'rule.lr=[': the value is not YAML" in capsys.readouterr().err
+    assert cli(["train", "CartPole-v1", "--env-kwargs", "a.b=1", *TINY]) == 2
+    assert "--env-kwargs takes NAME=VALUE, got 'a.b=1'" in capsys.readouterr().err
