@@ -157,12 +157,13 @@ class NetworkConfig(Section):
 
     The output has ``pop_size`` neurons per action (Discrete) or per action dimension (Box).
     Hidden and output weights start normal(``weight_init_mean``, ``weight_init_std``).
-    ``feature_skip`` (with feature layers): the input code also feeds the first readout
-    population directly (layer ``"skip"``, role ``"readout"``), beside the features.
+    ``feature_skip`` (with feature layers; default on): the input code also feeds the first
+    readout population directly (layer ``"skip"``, role ``"readout"``), beside the features,
+    so a feature layer adds to the code the readout learns from instead of replacing it.
     """
 
     hidden_sizes: tuple[int, ...] = ()
-    feature_skip: bool = False
+    feature_skip: bool = True
     pop_size: int = 10
     neuron: NeuronConfig = field(default_factory=NeuronConfig)
     weight_init_mean: float = 0.3

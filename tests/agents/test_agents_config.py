@@ -175,9 +175,14 @@ def test_default_network_declares_roles_not_names():
         overrides={"features": [{"size": 12, "lr": 0.01}], "network.hidden_sizes": [16]},
     )
     roles = agent.policy.network.roles
-    assert roles == {"features": "features", "hidden0": "readout", "output": "readout"}
+    assert roles == {
+        "features": "features",
+        "hidden0": "readout",
+        "skip": "readout",
+        "output": "readout",
+    }
     assert [type(lr.rule).__name__ for lr in agent.learners] == ["MSTDPET", "FedeSTDP"]
-    assert agent.learners[0].layer_names == ["hidden0", "output"]
+    assert agent.learners[0].layer_names == ["hidden0", "skip", "output"]
     before = agent.policy.network.connections["features"].weight.clone()
     agent.learn(100)
     after = agent.policy.network.connections["features"].weight
@@ -198,7 +203,10 @@ def test_feature_skip_feeds_the_input_code_to_the_first_readout_population(hidde
     before = net.connections["skip"].weight.clone()
     agent.learn(100)
     assert not torch.equal(before, net.connections["skip"].weight)  # MSTDPET trains it
-    plain = MSTDPETAgent("CartPole-v1", n_envs=2, seed=0, device="cpu", overrides=overrides)
+    plain = MSTDPETAgent(
+        "CartPole-v1", n_envs=2, seed=0, device="cpu",
+        overrides={**overrides, "network.feature_skip": False},
+    )  # fmt: skip
     assert "skip" not in plain.policy.network.roles
     no_features = MSTDPETAgent("CartPole-v1", seed=0, overrides={"network.feature_skip": True})
     assert "skip" not in no_features.policy.network.roles  # nothing to skip

@@ -17,7 +17,7 @@ GOLDEN = {
     # case: (env id, overrides, env steps, steps done, episodes, wabs, critic, greedy actions)
     "cartpole": ("CartPole-v1", {}, 2000, 2000, 16, 1508.9832960902713, -3.44052470299442, [1, 0, 0, 1, 1]),
     "torch_cartpole": ("snn_rl/CartPole-v1", {}, 1000, 1000, 13, 1524.5518190223956, -3.103034837443012, [0, 0, 0, 1, 1]),
-    "features": ("CartPole-v1", {"features": [{"size": 16, "w_spread": 0.0, "winners": None}]}, 400, 401, 39, 5465.965352752479, -6.060718408347031, [0, 0, 0, 0, 0]),
+    "features": ("CartPole-v1", {"features": [{"size": 16, "w_spread": 0.0, "winners": None}], "network.feature_skip": False}, 400, 401, 39, 5465.965352752479, -6.060718408347031, [0, 0, 0, 0, 0]),
     "spiking_critic": ("CartPole-v1", {"critic": {"type": "spiking_td", "gamma": 0.98}}, 400, 402, 10, 1531.5896575727966, None, [0, 0, 0, 1, 1]),
     "softmax_hidden_lr_schedule": (
         "CartPole-v1",
