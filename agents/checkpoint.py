@@ -48,7 +48,11 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = "snn-rl-agent"
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3
+#: Formats this version reads. Format 2 predates the feature-layer settings ``w_spread``,
+#: ``winners`` and ``network.feature_skip``: its configs get the values that reproduce the
+#: network it was saved with (0, None, False) instead of today's defaults.
+READABLE_VERSIONS = (2, 3)
 PARTS = ("policy", "critic", "learners")
 HEADER, PAYLOAD = "snn-rl.json", "checkpoint.pt"
 REQUIRED = (
@@ -167,7 +171,7 @@ def _digest(payload: bytes) -> str:
 
 
 def _check_version(path: Path, version: Any) -> None:
-    if version == CHECKPOINT_VERSION:
+    if version in READABLE_VERSIONS:
         return
     hint = (
         " (written by snn-rl before agents were built from parts; retrain, or load it with "
@@ -176,8 +180,8 @@ def _check_version(path: Path, version: Any) -> None:
         else ""
     )
     raise CheckpointError(
-        f"{path} has checkpoint format {version}{hint}; this snn-rl reads format "
-        f"{CHECKPOINT_VERSION}"
+        f"{path} has checkpoint format {version}{hint}; this snn-rl reads formats "
+        f"{', '.join(map(str, READABLE_VERSIONS))}"
     )
 
 
@@ -224,6 +228,8 @@ def load_checkpoint(
     if data["custom"]["network"] and network is None:
         raise ValueError("this agent was saved with a user network; pass network=... to load()")
     config_data = dict(data["config"]) if isinstance(data["config"], dict) else data["config"]
+    if data.get("format_version") == 2 and isinstance(config_data, dict):
+        config_data = _feature_settings_of_format_2(config_data)
     if data["custom"]["reward"]:
         if reward is None:
             raise ValueError(
@@ -265,6 +271,22 @@ def load_checkpoint(
         for learner in agent.learners:
             learner.reset()
     return agent
+
+
+def _feature_settings_of_format_2(config: dict) -> dict:
+    """A format-2 config with the feature-layer settings its network was built with (added in
+    format 3 with other defaults): all weights at ``w_init``, no competition, no skip."""
+    features = config.get("features")
+    if not features:
+        return config
+    config = dict(config)
+    config["features"] = [
+        {"w_spread": 0.0, "winners": None, **f} if isinstance(f, dict) else f for f in features
+    ]
+    network = config.get("network")
+    if isinstance(network, dict):
+        config["network"] = {"feature_skip": False, **network}
+    return config
 
 
 def _plain(value: Any) -> bool:

@@ -1,6 +1,7 @@
 """Typed configuration: YAML and checkpoint round trips, field-named errors, overrides."""
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -116,13 +117,52 @@ def test_checkpoint_round_trip_keeps_the_config(tmp_path):
     loaded = MSTDPETAgent.load(agent.save(tmp_path / "a"), device="cpu")
     assert loaded.config == agent.config
     data = read_checkpoint(tmp_path / "a.zip", torch.device("cpu"))
-    assert data["config"] == agent.config.to_dict() and data["format_version"] == 2
+    assert data["config"] == agent.config.to_dict() and data["format_version"] == 3
 
 
 def test_old_checkpoints_are_refused_naming_the_format(tmp_path):
     torch.save({"format": "snn-rl-agent", "format_version": 1}, tmp_path / "old.zip")
-    with pytest.raises(ValueError, match="checkpoint format 1 .*reads format 2"):
+    with pytest.raises(ValueError, match="checkpoint format 1 .*reads formats 2, 3"):
         MSTDPETAgent.load(tmp_path / "old.zip")
+
+
+def test_a_format_2_feature_checkpoint_loads_with_the_network_it_was_saved_with(tmp_path):
+    """Format 2 predates w_spread, winners and feature_skip: its feature layers were all at
+    w_init, without competition or skip, and load so (not with today's defaults)."""
+    import io
+    import json
+    import zipfile
+
+    from snn_rl.agents.checkpoint import _digest
+
+    old = {"features": [{"size": 6, "w_spread": 0.0, "winners": None}]}
+    agent = MSTDPETAgent(
+        "CartPole-v1", n_envs=2, seed=0, device="cpu",
+        overrides={**old, "network.feature_skip": False},
+    )  # fmt: skip
+    agent.learn(20)
+    path = agent.save(tmp_path / "v3.zip")
+    with zipfile.ZipFile(path) as archive:
+        header = json.loads(archive.read("snn-rl.json"))
+        data = torch.load(io.BytesIO(archive.read("checkpoint.pt")), weights_only=True)
+    for feature in data["config"]["features"]:  # what a format-2 file holds
+        del feature["w_spread"], feature["winners"]
+    del data["config"]["network"]["feature_skip"]
+    data["format_version"] = 2
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    payload = buffer.getvalue()
+    header.update(format_version=2, size=len(payload), sha256=_digest(payload))
+    with zipfile.ZipFile(tmp_path / "v2.zip", "w") as archive:
+        archive.writestr("snn-rl.json", json.dumps(header))
+        archive.writestr("checkpoint.pt", payload)
+    loaded = MSTDPETAgent.load(tmp_path / "v2.zip", device="cpu")
+    assert loaded.config == agent.config
+    assert "skip" not in loaded.policy.network.roles
+    obs = np.zeros((3, 4), dtype=np.float32)
+    assert np.array_equal(
+        loaded.predict(obs, deterministic=True)[0], agent.predict(obs, deterministic=True)[0]
+    )
 
 
 def test_custom_reward_function_is_reported_and_must_be_passed_to_load(tmp_path):

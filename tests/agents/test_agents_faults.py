@@ -91,7 +91,7 @@ def test_edited_header_fields_raise(checkpoint, tmp_path):
     for field, value, message in (
         ("sha256", "0" * 64, "does not match the digest"),
         ("size", 12, "does not match the digest"),
-        ("format_version", 3, "checkpoint format 3"),
+        ("format_version", 4, "checkpoint format 4"),
         ("format", "other", "not an snn-rl agent checkpoint"),
     ):
         target = tmp_path / f"edit_{field}.zip"
