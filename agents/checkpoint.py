@@ -42,8 +42,10 @@ if TYPE_CHECKING:
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_VERSION",
+    "READABLE_VERSIONS",
     "load_checkpoint",
     "read_checkpoint",
+    "restore_progress",
     "save_checkpoint",
 ]
 
@@ -261,10 +263,17 @@ def load_checkpoint(
         agent.set_parameters({k: data[k] for k in PARTS})
     except (ValueError, TypeError, KeyError, RuntimeError) as err:
         raise CheckpointError(f"{path}: {err}") from err
-    agent.num_timesteps = int(data["num_timesteps"])
-    agent._episodes = int(data["episode_num"])
-    agent.generator.set_state(data["rng"]["explore"].cpu())
-    agent._seed_generator.set_state(data["rng"]["env_seed"].cpu())
+    return restore_progress(agent, data["num_timesteps"], data["episode_num"], data["rng"], env)
+
+
+def restore_progress(
+    agent: SpikingAgent, num_timesteps: Any, episode_num: Any, rng: Mapping, env: Any
+) -> SpikingAgent:
+    """Put a loaded agent back where it was saved: its step and episode counts and RNG
+    streams; with ``env``, attached to it with fresh per-episode state (network, traces)."""
+    agent.num_timesteps, agent._episodes = int(num_timesteps), int(episode_num)
+    agent.generator.set_state(rng["explore"].cpu())
+    agent._seed_generator.set_state(rng["env_seed"].cpu())
     if env is not None:
         agent.set_env(env)
         agent.policy.network.reset_state(batch_size=agent.n_envs)

@@ -45,6 +45,7 @@ import torch
 from torch import Tensor
 
 from snn_rl.agents._io import atomic_write, check_output_dir
+from snn_rl.agents.checkpoint import restore_progress
 from snn_rl.agents.env_util import resolve_device
 from snn_rl.agents.nir_graph import (
     METADATA_KEY,
@@ -280,12 +281,4 @@ def import_nir(
     agent.set_parameters(
         {"policy": policy, "critic": state["critic"], "learners": state["learners"]}
     )
-    agent.num_timesteps, agent._episodes = int(info["num_timesteps"]), int(info["episode_num"])
-    agent.generator.set_state(state["rng"]["explore"].cpu())
-    agent._seed_generator.set_state(state["rng"]["env_seed"].cpu())
-    if env is not None:
-        agent.set_env(env)
-        agent.policy.network.reset_state(batch_size=agent.n_envs)
-        for learner in agent.learners:
-            learner.reset()
-    return agent
+    return restore_progress(agent, info["num_timesteps"], info["episode_num"], state["rng"], env)
