@@ -37,6 +37,11 @@ LIMIT_HELP = (
     "one is capped at 1000 steps, with a warning)"
 )
 
+THREADS_HELP = (
+    "torch CPU threads (default 1: the agents' small networks gain nothing from more, and "
+    "extra threads contend on a busy machine; compare and tune use 1 as well)"
+)
+
 
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -143,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--wandb-project", default="snn-rl", help="W&B project of --track")
     train.add_argument("--max-episode-steps", type=_positive_int, default=None, help=LIMIT_HELP)
+    train.add_argument("--threads", type=_positive_int, default=1, help=THREADS_HELP)
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.add_argument("--verbose", type=int, default=0, choices=(0, 1))
 
@@ -154,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto")
     ev.add_argument("--stochastic", action="store_true", help="keep exploration on")
     ev.add_argument("--max-episode-steps", type=_positive_int, default=None, help=LIMIT_HELP)
+    ev.add_argument("--threads", type=_positive_int, default=1, help=THREADS_HELP)
     ev.add_argument("--progress", action="store_true", help="a progress bar over episodes")
     ev.add_argument("--json", action="store_true", help="print JSON")
 
@@ -378,10 +385,13 @@ def _require_wandb():
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
     from snn_rl.agents.callbacks import PeriodicCheckpoint, ScheduledEvaluation
     from snn_rl.agents.evaluation import evaluate
     from snn_rl.agents.report import plot_curves, require_matplotlib, write_curve
 
+    torch.set_num_threads(args.threads)
     output = args.output or Path("runs") / args.env_id.replace("/", "_")
     check_output_dir(output, "--output")  # everything that can fail, before training
     wandb = _require_wandb() if args.track else None
@@ -513,8 +523,11 @@ def _saved_env(agent, env_id: str | None) -> tuple[str, dict | None]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
     from snn_rl.agents.evaluation import evaluate
 
+    torch.set_num_threads(args.threads)
     agent = _load_agent(args.model, args.device)
     env_id, env_kwargs = _saved_env(agent, args.env_id)
     result = evaluate(

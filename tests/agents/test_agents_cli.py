@@ -266,3 +266,14 @@ def test_key_value_options_name_themselves_when_malformed(capsys):
     assert "--set 'rule.lr=[': the value is not YAML" in capsys.readouterr().err
     assert cli(["train", "CartPole-v1", "--env-kwargs", "a.b=1", *TINY]) == 2
     assert "--env-kwargs takes NAME=VALUE, got 'a.b=1'" in capsys.readouterr().err
+
+
+def test_train_and_evaluate_run_on_one_torch_thread_unless_told(tmp_path, monkeypatch):
+    import torch
+
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    code, out = train(tmp_path, "--total-timesteps", "20", "--n-envs", "2", "--eval-freq", "0")
+    assert code == 0
+    assert cli(["evaluate", str(out / "model.zip"), "--episodes", "1", "--threads", "3"]) == 0
+    assert calls == [1, 3]
