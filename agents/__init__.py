@@ -10,6 +10,7 @@ from snn_rl.agents.base import SpikingAgent
 from snn_rl.agents.config import ConfigError
 from snn_rl.agents.evaluation import EvalResult, evaluate
 from snn_rl.agents.mstdpet import MSTDPETAgent, MSTDPETConfig
+from snn_rl.agents.population import AgentPopulation
 from snn_rl.agents.registry import AGENTS, register_agent
 from snn_rl.agents.spiking_critic import SpikingTDCritic  # registers critic type "spiking_td"
 
@@ -17,6 +18,7 @@ register_agent("mstdpet", MSTDPETAgent)
 
 __all__ = [
     "AGENTS",
+    "AgentPopulation",
     "ConfigError",
     "EvalResult",
     "MSTDPETAgent",

@@ -92,6 +92,9 @@ class ScheduledEvaluation(BaseCallback):
             ``eval_at_end`` (SB3 algorithms overshoot to whole rollouts).
         on_result: optional ``f(record: dict) -> None``.
         stop_threshold: stop training once the mean return reaches it (None: never).
+        clock: ``f() -> seconds of training so far`` (default: this callback's own clock,
+            wall-clock since training started less its evaluations); a population of agents
+            passes its own, which excludes every member's evaluations.
     """
 
     reads_step_locals = False
@@ -105,9 +108,11 @@ class ScheduledEvaluation(BaseCallback):
         eval_at_start: bool = False,
         eval_at_end: bool = False,
         stop_threshold: float | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__()
         self.eval_freq = check_int("eval_freq", eval_freq, minimum=1)
+        self.clock = clock
         self.evaluate_fn = evaluate_fn
         self.on_result = on_result
         self.eval_at_start = eval_at_start
@@ -120,6 +125,8 @@ class ScheduledEvaluation(BaseCallback):
 
     def _evaluate(self) -> bool:
         self._train_time += time.perf_counter() - self._mark
+        if self.clock is not None:
+            self._train_time = self.clock()
         returns, lengths = self.evaluate_fn(self.model)
         returns = np.asarray(returns, dtype=np.float64)
         record = {

@@ -77,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--n-envs", type=_positive_int, default=None, help="parallel envs")
     train.add_argument("--seed", type=_non_negative_int, default=0)
+    train.add_argument(
+        "--seeds",
+        type=_non_negative_int,
+        nargs="+",
+        default=None,
+        help="train one agent per seed as one batched population (instead of --seed); each "
+        "agent's files go to OUTPUT/seed_<seed>/",
+    )
     train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     train.add_argument(
         "--reward", default=None, help="reward function: env, terminal (default: tuned)"
@@ -311,13 +319,29 @@ def parse_assignments(items: Sequence[str], option: str, names: bool = False) ->
     return out
 
 
+def _new_agent_settings(args: argparse.Namespace, total: int | None):
+    """``(algo, overrides, budget, env_kwargs)`` of a new train run, from --config, --set, the
+    tuned entry and --total-timesteps."""
+    from snn_rl.agents.registry import tuned_settings
+
+    env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs", names=True)
+    overrides = _load_config(args.config)
+    file_budget = overrides.pop("n_timesteps", None)
+    overrides.update(parse_assignments(args.set, "--set"))
+    tuned_budget = None if args.no_tuned else tuned_settings(args.algo, args.env_id)[1]
+    total = next(
+        (int(t) for t in (total, file_budget, tuned_budget) if t is not None), DEFAULT_TIMESTEPS
+    )
+    return args.algo, overrides, total, env_kwargs
+
+
 def _train_agent(args: argparse.Namespace, total: int | None):
     """The agent of a train run: a new one, or the ``--resume`` model; and its budget."""
     from snn_rl.agents import SpikingAgent
-    from snn_rl.agents.registry import agent_class, tuned_settings
+    from snn_rl.agents.registry import agent_class
 
-    env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs", names=True)
     if args.resume is not None:
+        env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs", names=True)
         given = [
             flag
             for flag, value in (
@@ -343,13 +367,7 @@ def _train_agent(args: argparse.Namespace, total: int | None):
         agent.set_env(args.env_id)
         return agent, DEFAULT_TIMESTEPS if total is None else total
     cls = agent_class(args.algo)
-    overrides = _load_config(args.config)
-    file_budget = overrides.pop("n_timesteps", None)
-    overrides.update(parse_assignments(args.set, "--set"))
-    tuned_budget = None if args.no_tuned else tuned_settings(args.algo, args.env_id)[1]
-    total = next(
-        (int(t) for t in (total, file_budget, tuned_budget) if t is not None), DEFAULT_TIMESTEPS
-    )
+    _, overrides, total, env_kwargs = _new_agent_settings(args, total)
     agent = cls(
         args.env_id,
         overrides=overrides,
@@ -387,13 +405,14 @@ def _require_wandb():
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from snn_rl.agents.callbacks import PeriodicCheckpoint, ScheduledEvaluation
-    from snn_rl.agents.evaluation import evaluate
-    from snn_rl.agents.report import plot_curves, require_matplotlib, write_curve
+    from snn_rl.agents.callbacks import PeriodicCheckpoint
+    from snn_rl.agents.report import require_matplotlib
 
     torch.set_num_threads(args.threads)
     output = args.output or Path("runs") / args.env_id.replace("/", "_")
     check_output_dir(output, "--output")  # everything that can fail, before training
+    if args.seeds:
+        _check_seeds_flags(args)
     wandb = _require_wandb() if args.track else None
     if args.track and args.tensorboard_log is None:
         args.tensorboard_log = output / "tensorboard"
@@ -407,38 +426,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         except ImportError as err:
             print(f"note: no curves.png ({err})")
             plot = False
+    if args.seeds:
+        return _train_seeds(args, output, plot)
     agent, total = _train_agent(args, args.total_timesteps)
     if args.resume is not None and args.tensorboard_log is not None:
         agent.tensorboard_log = str(args.tensorboard_log)
-    eval_kwargs = {
-        "env_kwargs": agent.env_kwargs or None,
-        "max_episode_steps": agent.max_episode_steps,
-    }
     seed = agent.seed if args.resume is not None else args.seed
-    callbacks = []
-    curve: ScheduledEvaluation | None = None
-    if args.eval_freq > 0:
 
-        def point(model):
-            result = evaluate(
-                model,
-                args.env_id,
-                n_episodes=args.curve_episodes,
-                seed=10_000 + seed,
-                **eval_kwargs,
-            )
-            return result.returns, result.lengths
+    def record(rec: dict) -> None:
+        agent.logger.record("eval/mean_reward", rec["mean_return"])
+        agent.logger.record("eval/mean_ep_length", rec["mean_length"])
+        agent.logger.dump(rec["timesteps"])  # as SB3's EvalCallback: one point per evaluation
 
-        def record(rec: dict) -> None:
-            agent.logger.record("eval/mean_reward", rec["mean_return"])
-            agent.logger.record("eval/mean_ep_length", rec["mean_length"])
-            agent.logger.dump(rec["timesteps"])  # as SB3's EvalCallback: one point per evaluation
-            write_curve(output / "progress.csv", curve.records)
-
-        curve = ScheduledEvaluation(
-            point, args.eval_freq, on_result=record, eval_at_start=True, eval_at_end=True
-        )
-        callbacks.append(curve)
+    curve = _curve_callback(args, seed, output, record)
+    callbacks = [] if curve is None else [curve]
     if args.save_freq > 0:
         callbacks.append(PeriodicCheckpoint(args.save_freq, output / "checkpoints"))
     print(
@@ -465,7 +466,127 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         if run is not None:
             run.finish()
-    train_s = time.perf_counter() - start
+    train_s = curve.records[-1]["train_seconds"] if curve and curve.records else None
+    train_s = time.perf_counter() - start if train_s is None else train_s
+    _finish_run(agent, args, output, seed, total, curve, train_s, plot)
+    return 0
+
+
+def _curve_callback(args, seed: int, output: Path, record=None, clock=None):
+    """The learning-curve evaluations of a train run (``--eval-freq``), or None: each point
+    is written to ``output/progress.csv`` and passed to ``record``."""
+    from snn_rl.agents.callbacks import ScheduledEvaluation
+    from snn_rl.agents.evaluation import evaluate
+    from snn_rl.agents.report import write_curve
+
+    if args.eval_freq <= 0:
+        return None
+
+    def point(model):
+        result = evaluate(
+            model,
+            args.env_id,
+            n_episodes=args.curve_episodes,
+            seed=10_000 + seed,
+            env_kwargs=model.env_kwargs or None,
+            max_episode_steps=model.max_episode_steps,
+        )
+        return result.returns, result.lengths
+
+    def on_result(rec: dict) -> None:
+        if record is not None:
+            record(rec)
+        write_curve(output / "progress.csv", curve.records)
+
+    curve = ScheduledEvaluation(
+        point,
+        args.eval_freq,
+        on_result=on_result,
+        eval_at_start=True,
+        eval_at_end=True,
+        clock=clock,
+    )
+    return curve
+
+
+def _check_seeds_flags(args: argparse.Namespace) -> None:
+    given = [
+        flag
+        for flag, value in (
+            ("--resume", args.resume),
+            ("--save-freq", args.save_freq),
+            ("--tensorboard-log", args.tensorboard_log),
+            ("--track", args.track),
+        )
+        if value
+    ]
+    if given:
+        raise ValueError(
+            f"--seeds trains a batched population, which does not take {', '.join(given)} yet; "
+            "train the seeds one by one with --seed for those"
+        )
+
+
+def _train_seeds(args: argparse.Namespace, output: Path, plot: bool) -> int:
+    """``train --seeds``: one batched population, then each member's files in
+    ``output/seed_<seed>/`` as a single train run writes them, and all curves together."""
+    from snn_rl.agents.population import AgentPopulation
+    from snn_rl.agents.report import plot_curves
+
+    cls_name, overrides, total, env_kwargs = _new_agent_settings(args, args.total_timesteps)
+    pop = AgentPopulation(
+        args.env_id,
+        args.seeds,
+        agent=cls_name,
+        overrides=overrides,
+        n_envs=args.n_envs,
+        reward=args.reward,
+        device=args.device,
+        verbose=args.verbose,
+        max_episode_steps=args.max_episode_steps,
+        env_kwargs=env_kwargs,
+        tuned=not args.no_tuned,
+    )
+    folders = [output / f"seed_{s}" for s in pop.seeds]
+    for folder in folders:
+        check_output_dir(folder, "--output")
+    curves = [
+        _curve_callback(args, s, folder, clock=pop.training_clock)
+        for s, folder in zip(pop.seeds, folders, strict=True)
+    ]
+    print(
+        f"training {len(pop.seeds)} {type(pop.runner).__name__} agents (seeds {pop.seeds}) as one "
+        f"batch on {args.env_id} for {total} env steps each ({pop.n_envs} envs per agent, "
+        f"device {pop.device})"
+    )
+    pop.learn(total, callbacks=curves)
+    means = []
+    for member, folder, curve in zip(pop.members, folders, curves, strict=True):
+        print(f"seed {member.seed}:")
+        result = _finish_run(
+            member, args, folder, member.seed, total, curve, pop.train_seconds, False
+        )
+        means.append(result.mean)
+    if plot and all(c is not None and c.records for c in curves):
+        records = {m.seed: c.records for m, c in zip(pop.members, curves, strict=True)}
+        title = f"{type(pop.runner).__name__} on {args.env_id}, seeds {pop.seeds}"
+        print(
+            f"wrote {plot_curves({pop.runner.algo_name: records}, output / 'curves.png', title=title)}"
+        )
+    print(
+        f"{len(means)} seeds trained together in {pop.train_seconds:.0f} s; final mean returns "
+        + ", ".join(f"{m:.1f}" for m in means)
+    )
+    return 0
+
+
+def _finish_run(
+    agent, args, output: Path, seed: int, total: int, curve, train_s: float, plot: bool
+):
+    """Write a trained agent's files (model, config, curve, summary) and print its result."""
+    from snn_rl.agents.evaluation import evaluate
+    from snn_rl.agents.report import plot_curves
+
     path = agent.save(output / "model.zip")
     config_text = yaml.safe_dump({**agent.config.to_dict(), "n_timesteps": total}, sort_keys=False)
     atomic_write(output / "config.yml", lambda p: p.write_text(config_text))
@@ -485,11 +606,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         n_episodes=args.eval_episodes,
         seed=10_000 + seed,
         progress_bar=not args.no_progress,
-        **eval_kwargs,
+        env_kwargs=agent.env_kwargs or None,
+        max_episode_steps=agent.max_episode_steps,
     )
     summary = {
         "env_id": args.env_id,
         "algo": agent.algo_name,
+        "seed": seed,
         "total_timesteps": agent.num_timesteps,
         "train_seconds": round(train_s, 1),
         "model": str(path),
@@ -504,7 +627,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"evaluation over {result.returns.size} episodes: "
         f"mean return {result.mean:.1f} +/- {result.std:.1f}"
     )
-    return 0
+    return result
 
 
 def _load_agent(path: Path, device: str):

@@ -77,6 +77,20 @@ class Critic:
     def verify_finite(self) -> None:
         """Raise for NaN or inf that the critic's engine parts recorded on a GPU."""
 
+    def stack_agents(self, members: list[Critic]) -> None:
+        """Become the critic of a population: one independent critic per agent, each with
+        the state of ``members[a]`` and fed only its agent's block of agent-major rows.
+        Stateless critics need nothing; the others define it or cannot run in a population."""
+        if self.state_dict():
+            raise ValueError(
+                f"{type(self).__name__} cannot run in a population of agents; populations "
+                "use the 'td' critic, 'rpe' with per_env: true, or 'none'"
+            )
+
+    def agent_state_dict(self, agent: int) -> dict[str, Any]:
+        """``state_dict()`` of one agent of a population (what its own critic would hold)."""
+        return self.state_dict()
+
 
 @dataclass(frozen=True)
 class CriticConfig(Section):
@@ -141,6 +155,7 @@ class RewardPredictionError(Critic):
     def __init__(self, *, alpha: float, per_env: bool = False) -> None:
         self.alpha, self.per_env = alpha, per_env
         self.mean: Tensor | None = None if per_env else torch.zeros(())
+        self._agents = 1
 
     def __call__(self, reward, phi, phi_next, tr):
         batch = reward.shape[0]
@@ -177,6 +192,19 @@ class RewardPredictionError(Critic):
         if self.mean is not None:
             self.mean = self.mean.to(device)
         return self
+
+    def stack_agents(self, members: list[Critic]) -> None:
+        if not self.per_env:  # one mean shared by the rows of all agents: not independent
+            super().stack_agents(members)
+        means = [m.mean for m in members]
+        self.mean = None if any(m is None for m in means) else torch.cat(means)
+        self._agents = len(members)
+
+    def agent_state_dict(self, agent: int) -> dict[str, Any]:
+        if self.mean is None:
+            return {"mean": None}
+        n = self.mean.shape[0] // self._agents
+        return {"mean": self.mean[agent * n : (agent + 1) * n].clone()}
 
 
 @dataclass(frozen=True)
@@ -217,6 +245,10 @@ class TDCritic(Critic):
     ``feature_norm_sq`` defaults to the mean ``||phi(s)||^2`` of the first batch; ``e`` is
     allocated at the first call after :meth:`reset` (no mask), for that call's batch size.
 
+    In a population of ``A`` agents (:meth:`stack_agents`) ``w`` is ``(A, F)`` and ``b``,
+    ``m`` and ``feature_norm_sq`` are ``(A,)``: every mean above runs over one agent's block
+    of agent-major rows, so each agent's critic learns as it would alone.
+
     Shape:
         reward ``(B,)``; phi, phi_next ``(B, F)`` -> ``(B,)``.
 
@@ -254,13 +286,80 @@ class TDCritic(Critic):
         self.weight = torch.zeros(n_features, device=device)
         self.bias = torch.full((), float(init_value), device=device)
         self.e_trace: Tensor | None = None
+        self.n_agents = 1
+        self._norm_sq: Tensor | None = None  # per agent (A, 1), in a population
 
     def value(self, phi: Tensor) -> Tensor:
         """``V = w . phi + b`` of features ``(B, F)``, shape ``(B,)``."""
+        if self.n_agents > 1:
+            a = self.n_agents
+            per_agent = phi.view(a, -1, phi.shape[1])
+            return torch.baddbmm(self.bias.view(a, 1, 1), per_agent, self.weight.unsqueeze(2)).view(
+                -1
+            )
         return phi @ self.weight + self.bias
+
+    def stack_agents(self, members: list[Critic]) -> None:
+        if not all(isinstance(m, TDCritic) for m in members) or not members:
+            raise ValueError("a population's TD critic stacks TDCritic members")
+        device = self.weight.device
+        self.weight = torch.stack([m.weight for m in members]).to(device)
+        self.bias = torch.stack([m.bias for m in members]).to(device)
+        self.delta_sq = torch.stack([m.delta_sq for m in members]).to(device)
+        self.norm_weight = torch.stack([m.norm_weight for m in members]).to(device)
+        norms = [m.feature_norm_sq for m in members]
+        self._norm_sq = None if None in norms else torch.tensor(norms, device=device).view(-1, 1)
+        self.feature_norm_sq = None if self._norm_sq is None else norms[0]
+        traces = [m.e_trace for m in members]
+        self.e_trace = None if any(t is None for t in traces) else torch.cat(traces).to(device)
+        self.n_agents = len(members)
+
+    def agent_state_dict(self, agent: int) -> dict[str, Any]:
+        if self.n_agents == 1:
+            return self.state_dict()
+        n = None if self.e_trace is None else self.e_trace.shape[0] // self.n_agents
+        state = {
+            "weight": self.weight[agent].clone(),
+            "bias": self.bias[agent].clone(),
+            "e_trace": None if n is None else self.e_trace[agent * n : (agent + 1) * n].clone(),
+            "feature_norm_sq": None if self._norm_sq is None else float(self._norm_sq[agent]),
+        }
+        if self.normalize:
+            state.update(
+                delta_sq=self.delta_sq[agent].clone(), norm_weight=self.norm_weight[agent].clone()
+            )
+        return state
+
+    def _agents_call(self, reward, phi, phi_next, tr):
+        """:meth:`__call__` for a population: the same updates, per agent's block of rows."""
+        a = self.n_agents
+        n = phi.shape[0] // a
+        value, value_next = self.value(phi), self.value(phi_next)
+        delta = reward + self.gamma * value_next * ~tr.terminated - value
+        delta = torch.where(tr.active, delta, 0.0)
+        active = tr.active.unsqueeze(1)
+        self.e_trace = torch.where(active, self.gamma * self.lam * self.e_trace + phi, self.e_trace)
+        count = tr.active.view(a, n).sum(1).clamp(min=1)  # (A,)
+        dw = torch.bmm(delta.view(a, 1, n), self.e_trace.view(a, n, -1)).view(a, -1)
+        self.weight = self.weight + self.lr / self._norm_sq * dw / count.unsqueeze(1)
+        self.bias = self.bias + self.lr_bias * delta.view(a, n).sum(1) / count
+        ended = (tr.terminated | tr.truncated) & tr.active
+        self.e_trace = self.e_trace.masked_fill(ended.unsqueeze(1), 0.0)
+        if not self.normalize:
+            return delta
+        any_active = (tr.active.view(a, n).sum(1) > 0).to(delta.dtype)
+        rate = self.norm_rate * any_active
+        self.delta_sq = self.delta_sq + rate * (
+            (delta**2).view(a, n).sum(1) / count - self.delta_sq
+        )
+        self.norm_weight = self.norm_weight + rate * (1.0 - self.norm_weight)
+        scale = torch.sqrt(self.delta_sq / self.norm_weight.clamp(min=1e-12)).clamp(min=1e-8)
+        return delta / scale.repeat_interleave(n)
 
     def __call__(self, reward, phi, phi_next, tr):
         self._setup(phi)
+        if self.n_agents > 1:
+            return self._agents_call(reward, phi, phi_next, tr)
         value = phi @ self.weight + self.bias
         value_next = phi_next @ self.weight + self.bias
         delta = reward + self.gamma * value_next * ~tr.terminated - value
@@ -291,6 +390,13 @@ class TDCritic(Critic):
                 f"TDCritic holds traces for {self.e_trace.shape[0]} envs, got a batch of "
                 f"{phi.shape[0]}; call reset() (no mask) to start traces for another batch size"
             )
+        if self.n_agents > 1 and self._norm_sq is None:  # each agent's own first batch
+            given = self.feature_norm_sq
+            norms = (phi**2).sum(1).view(self.n_agents, -1).mean(1, keepdim=True)
+            self._norm_sq = norms if given is None else torch.full_like(norms, given)
+            if not bool((self._norm_sq > 0).all()):
+                raise ValueError("features of the first batch are all zero; set feature_norm_sq")
+            self.feature_norm_sq = float(self._norm_sq[0])
         if self.feature_norm_sq is None:
             norm_sq = float((phi**2).sum(1).mean())
             if not norm_sq > 0:
@@ -336,6 +442,8 @@ class TDCritic(Critic):
     def to(self, device: torch.device) -> Critic:
         self.weight, self.bias = self.weight.to(device), self.bias.to(device)
         self.delta_sq, self.norm_weight = self.delta_sq.to(device), self.norm_weight.to(device)
+        if self._norm_sq is not None:
+            self._norm_sq = self._norm_sq.to(device)
         if self.e_trace is not None:
             self.e_trace = self.e_trace.to(device)
         return self

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from snn_rl import SNNNetwork
+from snn_rl._coding import Generators, check_generator, draw_rows
 from snn_rl.decoding import (
     EpsilonGreedyDecoder,
     GreedyDecoder,
@@ -81,6 +82,13 @@ class Exploration:
                 )
             self._decoder.check_values = False  # the counts come from our own network
 
+    def use_generators(self, generators: Generators) -> None:
+        """Draw from ``generators``: the agent's one, or one per agent of a population (each
+        block of agent-major rows from its own stream, as in a run of its own)."""
+        self.generator = check_generator(generators)
+        if self._decoder is not None:
+            self._decoder.generator = self.generator
+
     def discrete_action(self, counts: Tensor, tie_break: Tensor, rate: float) -> Tensor:
         """Discrete: the exploratory action of output counts ``(B, n_out)``."""
         if isinstance(self._decoder, EpsilonGreedyDecoder):
@@ -89,7 +97,13 @@ class Exploration:
 
     def box_action(self, greedy: Tensor, low: Tensor, high: Tensor, rate: float) -> Tensor:
         """Box: the greedy action ``(B, action_dim)`` plus clipped Gaussian noise."""
-        noise = torch.randn(greedy.shape, generator=self.generator, device=greedy.device)
+        noise = draw_rows(
+            lambda rows, g: torch.randn(
+                (rows.stop - rows.start, *greedy.shape[1:]), generator=g, device=greedy.device
+            ),
+            greedy.shape[0],
+            self.generator,
+        )
         return torch.clamp(greedy + rate * (high - low) * noise, low, high)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,25 +15,56 @@ __all__ = [
     "evenly_spaced_centres",
     "check_bounds",
     "check_generator",
+    "draw_rows",
     "check_n_per_dim",
     "space_bounds",
 ]
 
 
-def check_generator(
-    generator: torch.Generator | None, device: torch.device | None = None
-) -> torch.Generator | None:
-    """Return ``generator`` if it is None or a torch.Generator (on ``device``'s type if given)."""
+#: One random stream, or one per agent of a population (agent-major rows), or torch's global RNG.
+Generators = torch.Generator | Sequence[torch.Generator] | None
+
+
+def check_generator(generator: Generators, device: torch.device | None = None) -> Generators:
+    """Return ``generator`` if it is None, a torch.Generator, or a non-empty sequence of them
+    (one per agent of a population), on ``device``'s type if given."""
     if generator is None:
         return None
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator)}")
-    if device is not None and generator.device.type != device.type:
-        raise ValueError(
-            f"generator is on {generator.device} but the tensors are on {device}; create it "
-            f"with torch.Generator(device={str(device)!r})"
-        )
+    many = isinstance(generator, Sequence) and not isinstance(generator, str | bytes)
+    if many:
+        generator = tuple(generator)
+    for g in generator if many else (generator,):
+        if not isinstance(g, torch.Generator):
+            raise TypeError(
+                "generator must be a torch.Generator, a sequence of them (one per agent) or "
+                f"None, got {type(g)}"
+            )
+        if device is not None and g.device.type != device.type:
+            raise ValueError(
+                f"generator is on {g.device} but the tensors are on {device}; create it "
+                f"with torch.Generator(device={str(device)!r})"
+            )
+    if many and not generator:
+        raise ValueError("generator is an empty sequence; give one torch.Generator per agent")
     return generator
+
+
+def draw_rows(
+    draw: Callable[[slice, torch.Generator | None], torch.Tensor],
+    batch: int,
+    generator: Generators,
+) -> torch.Tensor:
+    """Random draws for ``batch`` rows: ``draw(rows, generator)`` once for all rows, or, for a
+    sequence of ``A`` generators, once per agent's block of ``batch / A`` agent-major rows
+    from that agent's own generator, concatenated. Each agent's stream thus advances exactly
+    as it would in a run of its own."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return draw(slice(0, batch), generator)
+    agents = len(generator)
+    if batch % agents:
+        raise ValueError(f"{batch} rows cannot be split among {agents} agents' generators")
+    n = batch // agents
+    return torch.cat([draw(slice(a * n, (a + 1) * n), g) for a, g in enumerate(generator)])
 
 
 def check_bounds(low: Any, high: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,12 @@ seed API's per-type algebra, so a new connection type costs one class, not a met
 Delays: an integer ``d >= 0`` (or, for per-synapse delays, an integer tensor shaped like the
 weight). A spike entering at step t leaves at step t+d; several spikes in flight on one
 synapse are all kept.
+
+Populations of agents: :meth:`Connection.stack_agents` gives a Linear connection one weight
+per agent, ``(A, out, in)``, for a population of ``A`` independent networks run as one
+batch. The batch rows are agent-major, ``B = A * n``: rows ``a*n .. (a+1)*n - 1`` belong to
+agent ``a`` and meet only its weights, so each agent's currents equal those of a network of
+its own (one batched matmul instead of ``A`` small ones).
 """
 
 from __future__ import annotations
@@ -89,6 +95,7 @@ class Connection(nn.Module):
         else:
             self.reset_weights("constant", float(weight))
         self._set_delay(delay)
+        self.n_agents = 1
         self._ptr = 0
         shape = (1, *self._delayed_shape())
         self.register_buffer("spikes", self.weight.new_zeros(shape), persistent=False)
@@ -115,6 +122,44 @@ class Connection(nn.Module):
                 self.weight.normal_(a, b, generator=generator)
             else:
                 self.weight.fill_(a)
+
+    def stack_agents(self, weights: Tensor) -> None:
+        """Hold one weight per agent of a population: ``weights`` ``(A, *weight_shape)``.
+
+        From then on the batch size must be a multiple of ``A`` (agent-major rows, see the
+        module docstring) and :attr:`weight` is ``(A, *weight_shape)``; ``A = 1`` restores
+        the single weight. The state is re-allocated for ``A`` times the current batch.
+
+        Raises:
+            ValueError: a Conv2d connection, per-synapse delays, or weights of another shape.
+        """
+        single = tuple(self.weight.shape[1:] if self.n_agents > 1 else self.weight.shape)
+        if not isinstance(weights, Tensor) or tuple(weights.shape[1:]) != single:
+            got = tuple(weights.shape) if isinstance(weights, Tensor) else type(weights).__name__
+            want = ", ".join(map(str, single))
+            raise ValueError(f"weights must have shape (A, {want}), got {got}")
+        if not isinstance(self, Linear):
+            raise ValueError(
+                f"{type(self).__name__} connections cannot hold one weight per agent; "
+                "populations of agents run networks of Linear connections"
+            )
+        if self.per_synapse_delay:
+            raise ValueError(
+                "a connection with per-synapse delays cannot hold one weight per agent"
+            )
+        agents = check_int("agents", weights.shape[0], minimum=1)
+        rows = self.batch_size // self.n_agents
+        data = weights.detach().to(self.weight.device, self.weight.dtype).clone()
+        self.weight = nn.Parameter(data if agents > 1 else data[0], requires_grad=False)
+        self.n_agents = agents
+        self.reset_state(batch_size=rows * agents)
+
+    def agent_weight(self, agent: int) -> Tensor:
+        """The weight of one agent of a population (a view), or the weight itself."""
+        agent = check_int("agent", agent, minimum=0)
+        if agent >= self.n_agents:
+            raise IndexError(f"agent {agent} out of range for {self.n_agents} agents")
+        return self.weight if self.n_agents == 1 else self.weight[agent]
 
     def _set_delay(self, delay: int | Tensor) -> None:
         view_shape = self._weight_view_shape()
@@ -166,6 +211,11 @@ class Connection(nn.Module):
             if batch_size is None
             else check_int("batch_size", batch_size, minimum=1)
         )
+        if batch_size % self.n_agents:
+            raise ValueError(
+                f"batch_size must be a multiple of the {self.n_agents} agents whose weights "
+                f"this {type(self).__name__} holds, got {batch_size}"
+            )
         zeros = self.weight.new_zeros
         self.spikes = zeros((batch_size, *self._delayed_shape()))
         self.trace = zeros((batch_size, *self._delayed_shape()))
@@ -361,6 +411,10 @@ class Linear(Connection):
         return x
 
     def _current(self, s: Tensor) -> Tensor:
+        agents = self.n_agents
+        if agents > 1:  # agent-major rows: (A, n, in) @ (A, in, out)
+            w = self._parameters["weight"]
+            return torch.bmm(s.view(agents, -1, s.shape[1]), w.transpose(1, 2)).view(s.shape[0], -1)
         if s.dim() == 2:
             return nnf.linear(s, self._parameters["weight"])
         return (s * self._parameters["weight"]).sum(-1)

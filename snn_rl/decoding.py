@@ -28,9 +28,11 @@ import torch
 from torch import Tensor, nn
 
 from snn_rl._coding import (
+    Generators,
     check_bounds,
     check_generator,
     check_n_per_dim,
+    draw_rows,
     evenly_spaced_centres,
     space_bounds,
 )
@@ -173,7 +175,8 @@ class SoftmaxDecoder(_PopulationDecoder):
     Args:
         n_actions: number of actions (populations).
         temperature: > 0; settable (e.g. for annealing). Small values approach greedy.
-        generator: random generator on the counts' device (None: torch's global RNG).
+        generator: random generator on the counts' device (None: torch's global RNG), or
+            one per agent of a population (agent-major rows, each block from its own).
         pop_size: population size; when given, the counts' width is checked exactly.
 
     Shape:
@@ -186,7 +189,7 @@ class SoftmaxDecoder(_PopulationDecoder):
         n_actions: int,
         *,
         temperature: float,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         pop_size: int | None = None,
     ) -> None:
         super().__init__(n_actions, pop_size)
@@ -213,7 +216,11 @@ class SoftmaxDecoder(_PopulationDecoder):
     def forward(self, counts: Tensor, tie_break: Tensor | None = None) -> Tensor:
         probs = self._softmax(self._totals(counts, tie_break)[0])
         check_generator(self.generator, probs.device)
-        return torch.multinomial(probs, 1, generator=self.generator)[:, 0]
+        return draw_rows(
+            lambda rows, g: torch.multinomial(probs[rows], 1, generator=g)[:, 0],
+            probs.shape[0],
+            self.generator,
+        )
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, temperature={self.temperature}"
@@ -228,7 +235,8 @@ class EpsilonGreedyDecoder(_PopulationDecoder):
     Args:
         n_actions: number of actions (populations).
         epsilon: exploration probability in ``[0, 1]``; settable (exploration schedules).
-        generator: random generator on the counts' device (None: torch's global RNG).
+        generator: random generator on the counts' device (None: torch's global RNG), or
+            one per agent of a population (agent-major rows, each block from its own).
         pop_size: population size; when given, the counts' width is checked exactly.
 
     Shape:
@@ -241,7 +249,7 @@ class EpsilonGreedyDecoder(_PopulationDecoder):
         n_actions: int,
         *,
         epsilon: float,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         pop_size: int | None = None,
     ) -> None:
         super().__init__(n_actions, pop_size)
@@ -260,8 +268,25 @@ class EpsilonGreedyDecoder(_PopulationDecoder):
         totals, scores = self._totals(counts, tie_break)
         device, batch = totals.device, totals.shape[0]
         check_generator(self.generator, device)
-        explore = torch.rand(batch, generator=self.generator, device=device) < self.epsilon
-        random = torch.randint(self.n_actions, (batch,), generator=self.generator, device=device)
+        gen, n_actions = self.generator, self.n_actions
+        if gen is None or isinstance(gen, torch.Generator):  # one stream: two plain draws
+            explore = torch.rand(batch, generator=gen, device=device) < self.epsilon
+            random = torch.randint(n_actions, (batch,), generator=gen, device=device)
+        else:  # one stream per agent: each draws its rand then its randint, as alone
+            both = draw_rows(
+                lambda rows, g: torch.stack(
+                    (
+                        torch.rand(rows.stop - rows.start, generator=g, device=device),
+                        torch.randint(
+                            n_actions, (rows.stop - rows.start,), generator=g, device=device
+                        ).to(torch.get_default_dtype()),
+                    ),
+                    dim=1,
+                ),
+                batch,
+                gen,
+            )
+            explore, random = both[:, 0] < self.epsilon, both[:, 1].long()
         return torch.where(explore, random, _greedy(totals, scores))
 
     def extra_repr(self) -> str:

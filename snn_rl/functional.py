@@ -203,14 +203,27 @@ FEDE_MODES: tuple[str, ...] = ("post_spike", "every_step")
 
 
 def _accumulate_pairs(
-    out: Tensor, pre: Tensor, post: Tensor, alpha: float, batch_mean: bool, beta: float = 1.0
+    out: Tensor,
+    pre: Tensor,
+    post: Tensor,
+    alpha: float,
+    batch_mean: bool,
+    beta: float = 1.0,
+    agents: int | None = None,
 ) -> Tensor:
     """``out <- beta * out + alpha * sum_l pre[b, (o,) k, l] * post[b, o, l]`` (per env, or
-    batch mean), in place: the callers pass a tensor they own.
+    batch mean), in place: the callers pass a tensor they own. ``agents``: the batch mean is
+    taken per agent over its block of rows, into ``out`` ``(A, out, K)``.
 
     For the batch mean (the memory-bound case) the decay ``beta`` rides on the matmul, so E is
     read and written once per term instead of once more for the decay.
     """
+    if agents is not None:
+        if pre.dim() != 2:
+            raise ValueError("a per-agent mean eligibility needs the Linear layout (B, K)")
+        n = pre.shape[0] // agents
+        p = post.view(agents, n, -1).transpose(1, 2)
+        return out.baddbmm_(p, pre.view(agents, n, -1), beta=beta, alpha=alpha / n)
     if pre.dim() == 2:  # Linear layout: pre (B, K), post (B, out); the fewest ops at small B
         if batch_mean:
             return out.addmm_(post.t(), pre, beta=beta, alpha=alpha / pre.shape[0])
@@ -243,15 +256,18 @@ def _pair_terms(
     a_pre: float,
     a_post: float,
     decay: float = 1.0,
+    agents: int | None = None,
 ) -> Tensor:
     """``out <- decay * out + a_pre * (x (x) z) - a_post * (s (x) y)``, in place."""
-    batch_mean = out.dim() == 2
+    batch_mean = out.dim() == 2 or agents is not None
     positions = post_spikes.shape[-1] if post_spikes.dim() == 3 else 1
     if a_pre != 0:
-        _accumulate_pairs(out, pre_trace, post_spikes, a_pre / positions, batch_mean, decay)
+        _accumulate_pairs(out, pre_trace, post_spikes, a_pre / positions, batch_mean, decay, agents)
         decay = 1.0
     if a_post != 0:
-        _accumulate_pairs(out, pre_spikes, post_trace, -a_post / positions, batch_mean, decay)
+        _accumulate_pairs(
+            out, pre_spikes, post_trace, -a_post / positions, batch_mean, decay, agents
+        )
         decay = 1.0
     return out if decay == 1.0 else out.mul_(decay)
 
@@ -267,6 +283,7 @@ def eligibility_update(
     a_post: float,
     e_trace_decay: float,
     out: Tensor | None = None,
+    agents: int | None = None,
 ) -> Tensor:
     """One step of the MSTDPET eligibility trace (Florian 2007, in discrete per-step form).
 
@@ -285,6 +302,9 @@ def eligibility_update(
         out: optional tensor shaped like ``e_trace`` to write the result into, as in torch's
             ``out=``; it may be ``e_trace`` itself (the rules do this: a fresh allocation per
             step costs several times the update for large E). Default: a new tensor.
+        agents: for a population of ``A`` agents with agent-major rows (``B = A * n``), the
+            batch-mean E ``(A, out, K)`` holds one mean per agent over its ``n`` rows (Linear
+            layout only). None: one agent.
 
     Returns:
         The new eligibility (``out`` when given), shaped like ``e_trace``.
@@ -299,7 +319,7 @@ def eligibility_update(
     elif out is not e_trace:
         out.copy_(e_trace)
     return _pair_terms(
-        out, pre_trace, pre_spikes, post_spikes, post_trace, a_pre, a_post, e_trace_decay
+        out, pre_trace, pre_spikes, post_spikes, post_trace, a_pre, a_post, e_trace_decay, agents
     )
 
 

@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import torch
@@ -201,6 +201,41 @@ class SNNNetwork(nn.Module):
             self._guard.reset()
             for name, (conn, _, _) in self._layers.items():
                 self._guard.check(conn.weight, "the weights of layer {!r}", name)
+
+    # ------------------------------------------------------------ agent populations
+    @property
+    def n_agents(self) -> int:
+        """How many agents' weights the connections hold (1 unless :meth:`stack_agents`)."""
+        return next((c.n_agents for c in self.connections.values()), 1)
+
+    def stack_agents(self, members: Sequence[SNNNetwork]) -> None:
+        """Run the networks ``members`` (this architecture, one per agent) as one: every
+        connection holds the members' weights stacked, ``(A, out, in)``, and the batch rows
+        are agent-major (:meth:`snn_rl.connections.Connection.stack_agents`). Neuron
+        parameters are this network's (they must equal the members').
+
+        Raises:
+            ValueError: a member with other layers or shapes, or a connection that cannot
+                hold one weight per agent.
+        """
+        members = list(members)
+        if not members:
+            raise ValueError("members is empty; give one network per agent")
+        for i, member in enumerate(members):
+            if not isinstance(member, SNNNetwork) or list(member.connections) != list(
+                self.connections
+            ):
+                raise ValueError(f"members[{i}] must be an SNNNetwork with this network's layers")
+        for name, conn in self.connections.items():
+            conn.stack_agents(torch.stack([m.connections[name].weight for m in members]))
+
+    def agent_state_dict(self, agent: int) -> dict[str, Tensor]:
+        """``state_dict()`` of one agent of a population (each weight its ``agent`` slice,
+        cloned): what a network of its own would hold."""
+        state = {k: v.clone() for k, v in self.state_dict().items()}
+        for name, conn in self.connections.items():
+            state[f"connections.{name}.weight"] = conn.agent_weight(agent).clone()
+        return state
 
     def _checking(self) -> bool:
         return self.check_finite and not torch.compiler.is_compiling()

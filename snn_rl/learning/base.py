@@ -72,7 +72,7 @@ def synapse_view(layer: Mapping[str, Any], dense: bool = False) -> Synapses:
     conn_buf, post_buf = layer["connection"]._buffers, layer["postsynaptic"]._buffers
     weight = layer["connection"]._parameters["weight"]
     x, s, z, y = conn_buf["trace"], conn_buf["spikes"], post_buf["spikes"], post_buf["trace"]
-    b, out = x.shape[0], weight.shape[0]
+    b, out = x.shape[0], weight.shape[-2 if layer["connection"].n_agents > 1 else 0]
     if z.shape[0] != b:
         raise RuntimeError(
             f"the connection holds {b} env rows but its postsynaptic population holds "
@@ -95,8 +95,12 @@ def synapse_view(layer: Mapping[str, Any], dense: bool = False) -> Synapses:
 
 
 def weight_view(layer: Mapping[str, Any]) -> Tensor:
-    """The layer's weight as ``(out, K)`` (a view of the live parameter)."""
-    weight = layer["connection"].weight
+    """The layer's weight as ``(out, K)``, or ``(A, out, K)`` for a connection holding one
+    weight per agent (a view of the live parameter)."""
+    conn = layer["connection"]
+    weight = conn.weight
+    if conn.n_agents > 1:
+        return weight.reshape(weight.shape[0], weight.shape[1], -1)
     return weight.reshape(weight.shape[0], -1)
 
 
@@ -151,6 +155,9 @@ class LearningRule:
     """
 
     check_finite: bool = True
+    #: whether the rule trains connections holding one weight per agent of a population
+    #: (:meth:`snn_rl.connections.Connection.stack_agents`), each from its own rows only
+    supports_agents: bool = False
 
     def __init__(self, layers: LayerMapping | Iterable[Mapping[str, Any]], defaults: dict) -> None:
         self.defaults: dict[str, Any] = dict(defaults)
@@ -216,7 +223,15 @@ class LearningRule:
             )
         if not layers:
             raise ValueError("layers is empty; give at least one layer")
-        return OrderedDict((name, _check_layer(name, layer)) for name, layer in layers.items())
+        checked = OrderedDict((name, _check_layer(name, layer)) for name, layer in layers.items())
+        for name, layer in checked.items():
+            if layer["connection"].n_agents > 1 and not self.supports_agents:
+                raise ValueError(
+                    f"layer {name!r} holds the weights of {layer['connection'].n_agents} agents, "
+                    f"which {type(self).__name__} cannot train separately; populations of "
+                    "agents train with MSTDPET or MSTDP"
+                )
+        return checked
 
     # ------------------------------------------------------------- seed algebra
     @staticmethod

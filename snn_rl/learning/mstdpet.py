@@ -19,6 +19,12 @@ Two layouts of E, chosen at construction with ``per_env``:
 ``K = in`` for Linear and ``C_in*kh*kw`` for Conv2d: Conv2d's E is averaged over the output
 positions sharing a kernel weight when it is updated (the mean commutes with the decay and
 the reward).
+
+A connection holding one weight per agent of a population (``A`` agents, agent-major rows
+``B = A * n``, :meth:`snn_rl.connections.Connection.stack_agents`) is trained per agent:
+the "batch mean" is the mean over that agent's ``n`` rows, and ``per_env=False`` keeps one
+mean E per agent, ``(A, out, K)``. Each agent's weights then change exactly as a network of
+its own would.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ Reward = float | Tensor | np.ndarray
 class _RewardModulated(PairRule):
     """Shared machinery of MSTDP and MSTDPET: eligibility state, rewards, per-env resets."""
 
+    supports_agents = True
+
     def __init__(
         self, layers: LayerMapping | Iterable[Mapping[str, Any]], defaults: dict, per_env: bool
     ) -> None:
@@ -60,7 +68,8 @@ class _RewardModulated(PairRule):
         if not self.per_env:
             return torch.zeros_like(w)
         batch = layer["postsynaptic"].batch_size
-        return w.new_zeros((batch, *w.shape))
+        single = w.shape[1:] if layer["connection"].n_agents > 1 else w.shape
+        return w.new_zeros((batch, *single))
 
     def _init_layer_state(self, layer: Mapping[str, Any], group: dict) -> dict[str, Tensor]:
         return {"e_trace": self._fresh_e_trace(layer)}
@@ -102,6 +111,7 @@ class _RewardModulated(PairRule):
                     f"eligibility holds {e.shape[0]} rows; call rule.reset_state() after "
                     f"net.reset_state(batch_size=...)"
                 )
+            agents = layer["connection"].n_agents
             F.eligibility_update(
                 e,
                 *view,
@@ -109,6 +119,7 @@ class _RewardModulated(PairRule):
                 a_post=group["a_post"],
                 e_trace_decay=self._decay(layer, group),
                 out=e,  # in place: E is the rule's own tensor
+                agents=None if self.per_env or agents == 1 else agents,
             )
 
     def decay_state(self) -> None:
@@ -179,6 +190,7 @@ class _RewardModulated(PairRule):
         r = self._check_reward(reward)
         for name, layer, group in self.layers():
             e = self._e_trace(name, layer)
+            agents = layer["connection"].n_agents
             if isinstance(r, Tensor) and r.dim() == 1:
                 if r.shape[0] != e.shape[0]:
                     raise ValueError(
@@ -187,8 +199,19 @@ class _RewardModulated(PairRule):
                     )
                 # the scale goes into the rows, not into an alpha= on the matmul's result
                 # (torch 2.13's inductor drops such an alpha: see functional._scaled)
-                rows = r.to(device=e.device, dtype=e.dtype) * (group["lr"] / e.shape[0])
-                dw, scale = (rows @ e.flatten(1)).view(e.shape[1:]), 1.0
+                n = e.shape[0] // agents
+                rows = r.to(device=e.device, dtype=e.dtype) * (group["lr"] / n)
+                if agents > 1:  # each agent's rows meet only its own E rows
+                    dw = torch.bmm(rows.view(agents, 1, n), e.view(agents, n, -1))
+                    dw = dw.view(agents, *e.shape[1:])
+                else:
+                    dw = (rows @ e.flatten(1)).view(e.shape[1:])
+                scale = 1.0
+            elif self.per_env and agents > 1:
+                dw = e.view(agents, -1, *e.shape[1:]).mean(1)
+                scale = group["lr"] * (
+                    r.to(device=e.device, dtype=e.dtype) if isinstance(r, Tensor) else r
+                )
             else:
                 dw = e.mean(0) if self.per_env else e  # E itself: only read
                 scale = group["lr"] * (

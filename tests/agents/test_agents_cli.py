@@ -277,3 +277,30 @@ def test_train_and_evaluate_run_on_one_torch_thread_unless_told(tmp_path, monkey
     assert code == 0
     assert cli(["evaluate", str(out / "model.zip"), "--episodes", "1", "--threads", "3"]) == 0
     assert calls == [1, 3]
+
+
+def test_train_seeds_runs_one_population_and_writes_each_seeds_run(tmp_path, capsys):
+    code, out = train(
+        tmp_path,
+        *("--seeds", "4", "7", "--total-timesteps", "120", "--n-envs", "2"),
+        *("--eval-freq", "60", "--curve-episodes", "2", "--set", "rule.lr=0.02"),
+    )
+    assert code == 0
+    for seed in (4, 7):
+        folder = out / f"seed_{seed}"
+        agent = SpikingAgent.load(folder / "model.zip", device="cpu")
+        assert agent.seed == seed and agent.num_timesteps >= 120 and agent.n_envs == 2
+        assert agent.config.rule.lr == 0.02
+        with (folder / "progress.csv").open() as f:
+            steps = [int(r["timesteps"]) for r in csv.DictReader(f)]
+        assert steps[0] == 0 and steps[-1] >= 120
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["seed"] == seed and summary["episodes"] == 2
+        assert cli(["evaluate", str(folder / "model.zip"), "--episodes", "1", "--device", "cpu"]) == 0
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "2 seeds trained together" in capsys.readouterr().out
+    code, _ = train(tmp_path, "--seeds", "0", "1", "--save-freq", "50", name="bad")
+    assert code == 2
+    assert "--seeds trains a batched population, which does not take --save-freq" in (
+        capsys.readouterr().err
+    )

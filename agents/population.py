@@ -1,0 +1,317 @@
+"""AgentPopulation: independent spiking agents (one per seed) trained as one batched program.
+
+Ten seeds run as ten processes pay the per-op overhead of a small network ten times over
+(an env step is a few hundred torch calls of a few microseconds each, whatever the batch).
+A population of ``A`` agents instead stacks their weights on a leading agent dimension and
+steps ``A * n_envs`` environments in one program: the same number of torch calls per step
+as one agent, each a little larger. The agents stay independent:
+
+* batch rows are agent-major: rows ``a*n .. (a+1)*n - 1`` are agent ``a``'s ``n`` envs;
+* every connection holds ``(A, out, in)`` weights, one block per agent
+  (:meth:`snn_rl.connections.Connection.stack_agents`), and the rule's batch means run over
+  each agent's own rows (:mod:`snn_rl.learning.mstdpet`);
+* the critic keeps one weight vector, bias and running scale per agent
+  (:meth:`~snn_rl.agents.critics.Critic.stack_agents`);
+* exploration draws come from each agent's own generator, for its own rows, and the envs
+  of agent ``a`` are reset with seeds from agent ``a``'s seed stream.
+
+So agent ``a`` of a population behaves as ``Agent(env_id, seed=seeds[a])`` run alone: with
+Gymnasium envs it draws the same random numbers and, up to float rounding of the batched
+matmuls, computes the same weights (tests/agents/test_agents_population.py). That holds
+where the population's envs are a Gymnasium ``SyncVectorEnv`` (or ``AsyncVectorEnv``), which
+seeds each env on its own; vector envs with one random stream for all their rows
+(CartPole-v1's native ``CartPoleVectorEnv``, the torch-native ``snn_rl/...`` envs) take one
+seed, so there the agents' episodes are independent draws of the same distribution, not
+the very episodes of a run alone.
+
+Each member is an ordinary agent (``population.members[a]``, its own env, saved and loaded
+as any agent); between ``learn`` calls its weights are views of the population's stacked
+weights, and ``learn`` copies the rest of its state (critic, eligibility, counters) back at
+the end.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from torch import Tensor, nn
+
+from snn_rl._validation import check_int
+from snn_rl.agents.base import SpikingAgent
+from snn_rl.agents.diagnostics import EpisodeStats
+from snn_rl.agents.registry import agent_class
+
+__all__ = ["AgentPopulation"]
+
+
+class AgentPopulation:
+    """``len(seeds)`` independent agents of one class and configuration, trained as one batch.
+
+    Args:
+        env: a Gymnasium env id (each agent gets ``n_envs`` envs of it).
+        seeds: one seed per agent (distinct ints >= 0).
+        agent: a registered agent name ("mstdpet") or a :class:`SpikingAgent` subclass.
+        config, overrides, n_envs, reward, max_episode_steps, env_kwargs, tuned: as for the
+            agent class; every member gets the same resolved configuration.
+        device: "auto", "cpu", "cuda", ...
+        verbose: 0 silent, 1 training logs (of the whole population) on stdout.
+
+    Raises:
+        ValueError: no seeds, repeated seeds, or a configuration whose parts cannot run as a
+            population (feature layers trained by FedeSTDP, the spiking critic, a shared-mean
+            RPE critic, Conv2d connections): the message names the part.
+
+    Example:
+        >>> pop = AgentPopulation("CartPole-v1", seeds=[0, 1, 2], device="cpu")
+        >>> _ = pop.learn(400)
+        >>> [m.seed for m in pop.members], [m.num_timesteps >= 400 for m in pop.members]
+        ([0, 1, 2], [True, True, True])
+    """
+
+    def __init__(
+        self,
+        env: str,
+        seeds: Sequence[int],
+        *,
+        agent: str | type[SpikingAgent] = "mstdpet",
+        config: Any = None,
+        overrides: Mapping[str, Any] | None = None,
+        n_envs: int | None = None,
+        reward: Any = None,
+        device: str | torch.device = "auto",
+        verbose: int = 0,
+        max_episode_steps: int | None = None,
+        env_kwargs: Mapping[str, Any] | None = None,
+        tuned: bool = True,
+    ) -> None:
+        if not isinstance(env, str):
+            raise TypeError(
+                f"env must be a Gymnasium env id (the population builds its envs from it), got "
+                f"{type(env).__name__}"
+            )
+        cls = agent_class(agent) if isinstance(agent, str) else agent
+        if not (isinstance(cls, type) and issubclass(cls, SpikingAgent)):
+            raise TypeError(
+                f"agent must be a registered agent name or a SpikingAgent subclass, got {agent!r}"
+            )
+        if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence | range):
+            raise TypeError(f"seeds must be a sequence of ints, got {type(seeds).__name__}")
+        seeds = [check_int("seeds[i]", s, minimum=0) for s in seeds]
+        if not seeds:
+            raise ValueError("seeds is empty; give one seed per agent")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct (each agent its own), got {seeds}")
+        common = dict(device=device, max_episode_steps=max_episode_steps, env_kwargs=env_kwargs)
+        first = cls(
+            env,
+            config=config,
+            overrides=overrides,
+            n_envs=n_envs,
+            reward=reward,
+            seed=seeds[0],
+            tuned=tuned,
+            verbose=verbose,
+            **common,
+        )
+        self.config = first.config
+        self.members: list[SpikingAgent] = [first] + [
+            cls(env, config=self.config, seed=s, **common) for s in seeds[1:]
+        ]
+        self.seeds = seeds
+        self.n_agents = len(seeds)
+        self.n_envs = self.config.n_envs  # per agent
+        self.env_id = env
+        self.device = first.device
+        self.runner = cls(
+            env,
+            config=self.config.replace(n_envs=self.n_agents * self.n_envs),
+            seed=seeds[0],
+            verbose=verbose,
+            **common,
+        )
+        self._stack()
+        self.num_timesteps = 0  # env steps of all agents together
+        self.train_seconds = 0.0  # wall-clock inside learn(), callbacks excluded
+        self._clock_start: float | None = None
+
+    # ------------------------------------------------------------------------ building
+    def _stack(self) -> None:
+        """Load the members' initial parts into the runner, stacked on the agent dimension."""
+        runner, members = self.runner, self.members
+        for learner in runner.learners:
+            if not learner.rule.supports_agents:
+                raise ValueError(
+                    f"the {learner.role} layers {learner.layer_names} are trained by "
+                    f"{type(learner.rule).__name__}, which cannot train a population's agents "
+                    "separately; a population runs networks without feature layers"
+                )
+        runner.policy.network.stack_agents([m.policy.network for m in members])
+        runner.policy.network.reset_state(batch_size=runner.n_envs)
+        for learner in runner.learners:
+            learner.reset()
+        runner.critic.stack_agents([m.critic for m in members])
+        runner.policy.exploration.use_generators([m.generator for m in members])
+        self._share_weights()
+
+    def _share_weights(self) -> None:
+        """Make each member's connection weights views of its block of the stacked weights,
+        so members always act with the population's current weights."""
+        stacked = self.runner.policy.network.connections
+        for a, member in enumerate(self.members):
+            for name, conn in member.policy.network.connections.items():
+                # the rules hold the connection module and read .weight live: they follow too
+                conn.weight = nn.Parameter(stacked[name].agent_weight(a), requires_grad=False)
+
+    # ------------------------------------------------------------------------ training
+    def learn(
+        self,
+        total_timesteps: int,
+        callbacks: Sequence[BaseCallback | None] | None = None,
+        log_interval: int = 10_000,
+    ) -> AgentPopulation:
+        """Train every agent for ``total_timesteps`` env steps of its own.
+
+        The batch stops when every agent has made that many real transitions (agents whose
+        episodes ended more often have a few more, as the vector step is shared).
+
+        Args:
+            total_timesteps: env steps per agent (>= 0).
+            callbacks: one SB3 callback per agent (or None), bound to ``members[a]`` and
+                called after every vector step; returning False stops the whole batch.
+                :class:`~snn_rl.agents.callbacks.ScheduledEvaluation` with
+                ``clock=population.training_clock`` times training without evaluations.
+            log_interval: env steps of one agent between two logger dumps (``verbose=1``).
+        """
+        total_timesteps = check_int("total_timesteps", total_timesteps, minimum=0)
+        log_interval = check_int("log_interval", log_interval, minimum=1)
+        callbacks = list(callbacks) if callbacks is not None else [None] * self.n_agents
+        if len(callbacks) != self.n_agents:
+            raise ValueError(
+                f"callbacks must hold one entry per agent ({self.n_agents}), got {len(callbacks)}"
+            )
+        runner, a, n = self.runner, self.n_agents, self.n_envs
+        targets = [m.num_timesteps + total_timesteps for m in self.members]
+        start_steps = [m.num_timesteps for m in self.members]
+        for member, cb in zip(self.members, callbacks, strict=True):
+            if cb is not None:
+                cb.init_callback(member)
+        runner._start_episodes(seed=self._episode_seeds())
+        runner._stats = EpisodeStats(runner.n_envs, self.device)
+        runner._log_start = (time.perf_counter(), runner.num_timesteps)
+        episodes = torch.zeros(a, dtype=torch.long)
+        self._clock_start = time.perf_counter()
+        for member, cb in zip(self.members, callbacks, strict=True):
+            if cb is not None:
+                self._pause()
+                cb.on_training_start({"self": member, "total_timesteps": targets[0]}, {})
+                self._resume()
+        next_log = log_interval
+        done = [0] * a
+        try:
+            while any(done[i] < total_timesteps for i in range(a)):
+                progress = sum(min(d, total_timesteps) for d in done) / max(a * total_timesteps, 1)
+                tr, _ = runner._train_step(progress)
+                runner._stats.update(tr.reward, tr.active, tr.done)
+                real = tr.active.view(a, n).sum(1).cpu()
+                episodes += (tr.done & tr.active).view(a, n).sum(1).cpu()
+                done = [d + int(r) for d, r in zip(done, real, strict=True)]
+                for i, member in enumerate(self.members):
+                    member.num_timesteps = start_steps[i] + done[i]
+                keep_going = True
+                if any(cb is not None for cb in callbacks):
+                    self._pause()
+                    for cb in callbacks:
+                        if cb is not None and not cb.on_step():
+                            keep_going = False
+                    self._resume()
+                if not keep_going:
+                    break
+                if min(done) >= next_log:
+                    runner.dump_logs()
+                    next_log = min(done) + log_interval
+        finally:
+            self._pause()
+            self.num_timesteps = runner.num_timesteps
+            self._sync(episodes)
+            runner._stats = None
+        for cb in callbacks:
+            if cb is not None:
+                cb.on_training_end()
+        return self
+
+    def training_clock(self) -> float:
+        """Seconds spent training inside :meth:`learn` so far (callbacks excluded)."""
+        running = self._clock_start
+        extra = 0.0 if running is None else time.perf_counter() - running
+        return self.train_seconds + extra
+
+    def _pause(self) -> None:
+        if self._clock_start is not None:
+            self.train_seconds += time.perf_counter() - self._clock_start
+            self._clock_start = None
+
+    def _resume(self) -> None:
+        self._clock_start = time.perf_counter()
+
+    def _episode_seeds(self) -> int | list[int]:
+        """Env reset seeds: each agent draws one from its own seed stream, as alone; its
+        ``n`` envs get ``seed + i`` (Gymnasium's vector convention)."""
+        drawn = [
+            int(torch.randint(0, 2**31 - 1, (1,), generator=m._seed_generator))
+            for m in self.members
+        ]
+        if isinstance(
+            self.runner._driver.env, gym.vector.SyncVectorEnv | gym.vector.AsyncVectorEnv
+        ):
+            return [s + i for s in drawn for i in range(self.n_envs)]
+        return drawn[0]  # a vector env with one random stream for all rows takes one seed
+
+    def _sync(self, episodes: Tensor) -> None:
+        """Copy each agent's critic, eligibility and counters from the batch into its member."""
+        runner = self.runner
+        for a, member in enumerate(self.members):
+            member.critic.load_state_dict(runner.critic.agent_state_dict(a))
+            for ours, theirs in zip(runner.learners, member.learners, strict=True):
+                theirs.load_state_dict(_agent_rule_state(ours, a, self.n_agents))
+            member._episodes += int(episodes[a])
+            member._exploration_rate = runner._exploration_rate
+
+    # ------------------------------------------------------------------------- saving
+    def save(
+        self, folder: str | os.PathLike, name: Callable[[int], str] | None = None
+    ) -> list[Path]:
+        """Save every member as an ordinary checkpoint, ``folder/seed_<seed>.zip`` (or
+        ``name(seed)``); returns the paths."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = name or (lambda seed: f"seed_{seed}.zip")
+        return [m.save(folder / name(m.seed)) for m in self.members]
+
+    def __repr__(self) -> str:
+        return (
+            f"AgentPopulation({type(self.runner).__name__}, env={self.env_id!r}, seeds="
+            f"{self.seeds}, n_envs={self.n_envs} per agent, device={self.device})"
+        )
+
+
+def _agent_rule_state(learner: Any, agent: int, agents: int) -> dict[str, Any]:
+    """One agent's share of a population learner's rule state (E rows or E block)."""
+    state = learner.state_dict()
+    per_env = getattr(learner.rule, "per_env", True)
+    out = {}
+    for layer, tensors in state["state"].items():
+        out[layer] = {}
+        for key, value in tensors.items():
+            if per_env:
+                rows = value.shape[0] // agents
+                out[layer][key] = value[agent * rows : (agent + 1) * rows].clone()
+            else:
+                out[layer][key] = value[agent].clone()
+    return {"state": out, "param_groups": state["param_groups"]}

@@ -1,0 +1,112 @@
+"""AgentPopulation: agent a of a batched population equals the agent of seed a run alone."""
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.callbacks import ConvertCallback
+
+from snn_rl.agents import AgentPopulation, MSTDPETAgent, SpikingAgent
+
+
+class _StopAfter:
+    """A callback that stops training after ``n`` vector steps."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.calls = n, 0
+
+    def __call__(self, locals_, globals_) -> bool:
+        self.calls += 1
+        return self.calls < self.n
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# Acrobot-v1 runs in a SyncVectorEnv, which seeds every env on its own: the population's
+# rows of agent a then see the very episodes of agent a's run alone.
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"critic": {"type": "td", "normalize": True}, "exploration.type": "softmax"}],
+    ids=["tuned", "normalized_softmax"],
+)
+def test_each_member_equals_the_agent_of_its_seed_alone(overrides):
+    seeds, steps = [3, 11], 40
+    pop = AgentPopulation("Acrobot-v1", seeds, device="cpu", overrides=overrides)
+    pop.learn(10_000, callbacks=[ConvertCallback(_StopAfter(steps)) for _ in seeds])
+    for member, seed in zip(pop.members, seeds, strict=True):
+        alone = MSTDPETAgent("Acrobot-v1", seed=seed, device="cpu", overrides=overrides)
+        alone.learn(10_000, callback=_StopAfter(steps))
+        assert member.num_timesteps == alone.num_timesteps == steps * alone.n_envs
+        for name, conn in alone.policy.network.connections.items():
+            torch.testing.assert_close(
+                member.policy.network.connections[name].weight, conn.weight, atol=1e-5, rtol=0
+            )
+        ours, theirs = member.critic.state_dict(), alone.critic.state_dict()
+        torch.testing.assert_close(ours["weight"], theirs["weight"], atol=1e-5, rtol=0)
+        assert ours["feature_norm_sq"] == pytest.approx(theirs["feature_norm_sq"])
+        e_ours = member.learners[0].eligibility()["output"]
+        torch.testing.assert_close(
+            e_ours, alone.learners[0].eligibility()["output"], atol=1e-5, rtol=0
+        )
+        assert torch.equal(member.generator.get_state(), alone.generator.get_state())
+    # the members learned different things: they are not one agent copied
+    w = [m.policy.network.connections["output"].weight for m in pop.members]
+    assert float((w[0] - w[1]).abs().max()) > 1e-2
+
+
+def test_members_train_their_budget_save_and_load_as_ordinary_agents(tmp_path):
+    pop = AgentPopulation("CartPole-v1", [0, 1, 2], device="cpu")
+    pop.learn(300)
+    assert all(m.num_timesteps >= 300 for m in pop.members)
+    assert pop.num_timesteps == sum(m.num_timesteps for m in pop.members)
+    assert all(m._episode_num > 0 for m in pop.members)
+    paths = pop.save(tmp_path)
+    assert [p.name for p in paths] == ["seed_0.zip", "seed_1.zip", "seed_2.zip"]
+    obs = np.random.default_rng(0).normal(0, 0.1, (8, 4)).astype(np.float32)
+    for member, path in zip(pop.members, paths, strict=True):
+        loaded = SpikingAgent.load(path, device="cpu")
+        assert isinstance(loaded, MSTDPETAgent) and loaded.seed == member.seed
+        assert loaded.num_timesteps == member.num_timesteps
+        for name, conn in member.policy.network.connections.items():
+            assert torch.equal(loaded.policy.network.connections[name].weight, conn.weight)
+        np.testing.assert_array_equal(
+            loaded.predict(obs, deterministic=True)[0], member.predict(obs, deterministic=True)[0]
+        )
+    # a second learn call continues every member
+    before = [m.num_timesteps for m in pop.members]
+    pop.learn(100)
+    assert all(m.num_timesteps >= b + 100 for m, b in zip(pop.members, before, strict=True))
+
+
+def test_torch_native_envs_run_as_one_population():
+    pop = AgentPopulation("snn_rl/CartPole-v1", [0, 1], device="cpu", n_envs=4)
+    pop.learn(200)
+    assert pop.runner.n_envs == 8
+    assert all(m.num_timesteps >= 200 for m in pop.members)
+
+
+def test_bad_populations_get_clear_errors():
+    with pytest.raises(ValueError, match="seeds is empty"):
+        AgentPopulation("CartPole-v1", [], device="cpu")
+    with pytest.raises(ValueError, match="seeds must be distinct"):
+        AgentPopulation("CartPole-v1", [1, 1], device="cpu")
+    with pytest.raises(TypeError, match="seeds must be a sequence of ints"):
+        AgentPopulation("CartPole-v1", 3, device="cpu")
+    with pytest.raises(TypeError, match=r"seeds\[i\] must be an int"):
+        AgentPopulation("CartPole-v1", [0, 1.5], device="cpu")
+    with pytest.raises(TypeError, match="env must be a Gymnasium env id"):
+        AgentPopulation(None, [0], device="cpu")
+    with pytest.raises(ValueError, match="FedeSTDP, which cannot train a population"):
+        AgentPopulation("CartPole-v1", [0, 1], device="cpu", overrides={"features": [{"size": 8}]})
+    with pytest.raises(ValueError, match="SpikingTDCritic cannot run in a population"):
+        AgentPopulation(
+            "CartPole-v1", [0, 1], device="cpu", overrides={"critic": {"type": "spiking_td"}}
+        )
+    pop = AgentPopulation("CartPole-v1", [0, 1], device="cpu")
+    with pytest.raises(ValueError, match=r"callbacks must hold one entry per agent \(2\), got 1"):
+        pop.learn(10, callbacks=[None])

@@ -1,0 +1,116 @@
+"""Connections holding one weight per agent, and MSTDPET training each agent from its own rows:
+a stacked network of A agents must compute what A separate networks compute."""
+
+import pytest
+import torch
+
+from snn_rl import Input, LIFNeuron, Linear, SNNNetwork
+from snn_rl._coding import draw_rows
+from snn_rl.connections import Conv2d
+from snn_rl.decoding import EpsilonGreedyDecoder, SoftmaxDecoder
+from snn_rl.learning import MSTDPET, FedeSTDP
+
+
+def _net(seed: int, n_in: int = 6, n_out: int = 4) -> SNNNetwork:
+    gen = torch.Generator().manual_seed(seed)
+    net = SNNNetwork()
+    conn = Linear(n_in, n_out, generator=gen)
+    conn.reset_weights("normal", 0.5, 0.3, generator=gen)
+    net.add_layer("fc", conn, Input(n_in), LIFNeuron(n_out, decay_v=0.8))
+    return net
+
+
+def _inputs(steps: int, batch: int, n_in: int = 6) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(99)
+    return (torch.rand(steps, batch, n_in, generator=gen) < 0.4).float()
+
+
+@pytest.mark.parametrize("per_env", [True, False])
+@pytest.mark.parametrize("reward", ["scalar", "rows"])
+def test_stacked_agents_learn_as_separate_networks(per_env, reward):
+    if reward == "rows" and not per_env:
+        pytest.skip("per-row rewards need per_env=True")
+    agents, n, steps = 3, 2, 25
+    singles = [_net(s) for s in range(agents)]
+    rules = [
+        MSTDPET(m.layer_state_dict(), lr=0.05, e_trace_decay=0.9, per_env=per_env) for m in singles
+    ]
+    stacked = _net(0)
+    stacked.stack_agents([_net(s) for s in range(agents)])
+    stacked.reset_state(batch_size=agents * n)
+    rule = MSTDPET(stacked.layer_state_dict(), lr=0.05, e_trace_decay=0.9, per_env=per_env)
+    for m, r in zip(singles, rules, strict=True):
+        m.reset_state(batch_size=n)
+        r.reset_state()
+    x = _inputs(steps, agents * n)
+    rewards = torch.linspace(-1, 1, agents * n)
+    outs = []
+    for t in range(steps):
+        out = stacked(x[t])
+        rule.update_state()
+        rule.step(rewards if reward == "rows" else 0.5)
+        parts = []
+        for a, (m, r) in enumerate(zip(singles, rules, strict=True)):
+            parts.append(m(x[t, a * n : (a + 1) * n]))
+            r.update_state()
+            r.step(rewards[a * n : (a + 1) * n] if reward == "rows" else 0.5)
+        outs.append((out, torch.cat(parts)))
+    assert stacked.connections["fc"].weight.shape == (agents, 4, 6)
+    for a, m in enumerate(singles):
+        torch.testing.assert_close(
+            stacked.connections["fc"].agent_weight(a), m.connections["fc"].weight
+        )
+        assert torch.equal(
+            stacked.agent_state_dict(a)["connections.fc.weight"],
+            stacked.connections["fc"].weight[a],
+        )
+    assert all(torch.equal(a, b) for a, b in outs)  # the same spikes at every step
+    moved = stacked.connections["fc"].weight - torch.stack(
+        [_net(s).connections["fc"].weight for s in range(agents)]
+    )
+    assert float(moved.abs().max()) > 1e-3  # the rule did change the weights
+
+
+def test_stacking_refuses_what_it_cannot_run():
+    net = _net(0)
+    with pytest.raises(ValueError, match=r"weights must have shape \(A, 4, 6\)"):
+        net.connections["fc"].stack_agents(torch.zeros(2, 6, 4))
+    conv = Conv2d(1, 2, 3, input_size=(5, 5))
+    with pytest.raises(ValueError, match="Conv2d connections cannot hold one weight per agent"):
+        conv.stack_agents(torch.zeros(2, 2, 1, 3, 3))
+    net.stack_agents([_net(1), _net(2)])
+    with pytest.raises(ValueError, match="batch_size must be a multiple of the 2 agents"):
+        net.reset_state(batch_size=3)
+    with pytest.raises(ValueError, match="FedeSTDP cannot train separately"):
+        FedeSTDP(net.layer_state_dict(), lr=0.1, w_init=0.5, a=0.0)
+    with pytest.raises(IndexError, match="agent 2 out of range for 2 agents"):
+        net.connections["fc"].agent_weight(2)
+    with pytest.raises(ValueError, match="members\\[0\\] must be an SNNNetwork"):
+        net.stack_agents([object()])
+
+
+def test_decoders_draw_each_agents_rows_from_its_own_generator():
+    counts = torch.rand(6, 6, generator=torch.Generator().manual_seed(1)) * 5
+    gens = [torch.Generator().manual_seed(s) for s in (4, 5, 6)]
+    dec = EpsilonGreedyDecoder(3, epsilon=0.5, generator=gens, pop_size=2)
+    soft = SoftmaxDecoder(
+        3,
+        temperature=2.0,
+        generator=[torch.Generator().manual_seed(s) for s in (4, 5, 6)],
+        pop_size=2,
+    )
+    both, sampled = dec(counts), soft(counts)
+    for a, s in enumerate((4, 5, 6)):
+        rows = slice(2 * a, 2 * a + 2)
+        alone = EpsilonGreedyDecoder(
+            3, epsilon=0.5, generator=torch.Generator().manual_seed(s), pop_size=2
+        )
+        assert torch.equal(both[rows], alone(counts[rows]))
+        alone_soft = SoftmaxDecoder(
+            3, temperature=2.0, generator=torch.Generator().manual_seed(s), pop_size=2
+        )
+        assert torch.equal(sampled[rows], alone_soft(counts[rows]))
+    with pytest.raises(ValueError, match="5 rows cannot be split among 3 agents' generators"):
+        draw_rows(lambda rows, g: torch.rand(rows.stop - rows.start, generator=g), 5, gens)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator, a sequence"):
+        EpsilonGreedyDecoder(3, epsilon=0.1, generator=[1, 2])
