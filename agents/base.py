@@ -44,7 +44,7 @@ from stable_baselines3.common.utils import configure_logger
 from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 from torch import Tensor
 
-from snn_rl import SNNNetwork
+from snn_rl import SNNNetwork, flush_denormals
 from snn_rl._validation import check_bool, check_int, check_mask
 from snn_rl.agents.callbacks import MaybeCallback, make_callback, reads_step_locals
 from snn_rl.agents.checkpoint import (
@@ -285,6 +285,7 @@ class SpikingAgent(ABC):
         return self._episodes + running
 
     # ----------------------------------------------------------------------- learn
+    @flush_denormals()
     def learn(
         self,
         total_timesteps: int,
@@ -470,6 +471,7 @@ class SpikingAgent(ABC):
         self.logger.dump(step=self.num_timesteps)
 
     # --------------------------------------------------------------------- predict
+    @flush_denormals()
     def predict(
         self,
         observation: np.ndarray | Tensor,

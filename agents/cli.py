@@ -205,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-tuned", action="store_true", help="spiking agents without their tuned entries"
     )
     cmp.add_argument("--n-jobs", type=_positive_int, default=1, help="parallel processes")
+    cmp.add_argument(
+        "--no-batched",
+        action="store_true",
+        help="train a spiking agent's seeds as separate runs instead of one batched population",
+    )
     cmp.add_argument("--backend", choices=("local", "ray"), default="local")
     cmp.add_argument("--ray-address", default=None, help="Ray cluster (default: RAY_ADDRESS)")
     cmp.add_argument("--device", default="cpu")
@@ -718,6 +723,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         tuned=not args.no_tuned,
         plot=not args.no_plot,
         verbose=not args.quiet,
+        batched=not args.no_batched,
     )
     print("\n" + (output / "summary.md").read_text())
     print(f"wrote {output}/summary.csv, summary.md" + ("" if args.no_plot else ", curves.png"))

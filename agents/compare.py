@@ -20,6 +20,10 @@ Files under ``output``:
   against training wall-clock.
 
 Runs go to a local spawn process pool (``n_jobs``) or to a Ray cluster (``backend="ray"``).
+With ``batched=True`` the seeds of each spiking agent train as one
+:class:`~snn_rl.agents.population.AgentPopulation` in one worker (one batched program); each
+seed is still evaluated on its own schedule and written as its own run, and its training
+wall-clock is the population's (the whole batch's time at that point).
 """
 
 from __future__ import annotations
@@ -65,7 +69,9 @@ __all__ = [
     "compare",
     "load_runs",
     "plot_curves",
+    "run_job",
     "run_one",
+    "run_population",
     "summarize",
     "write_summary",
 ]
@@ -137,37 +143,97 @@ def _build(spec: RunSpec) -> tuple[Any, Any, dict]:
     return model, baselines.eval_policy, {**tuned, **spec.overrides}
 
 
+def _scheduled_evaluation(spec: RunSpec, to_policy: Any, clock: Any = None) -> ScheduledEvaluation:
+    """The evaluation schedule of one run, writing its curve after every point."""
+    curve = Path(spec.output) / "runs" / f"{spec.name}.csv"
+
+    def evaluate_fn(m: Any) -> tuple[np.ndarray, np.ndarray]:
+        result = evaluate(
+            to_policy(m),
+            spec.env_id,
+            n_episodes=spec.eval_episodes,
+            seed=EVAL_SEED_OFFSET + spec.seed,
+            max_episode_steps=spec.max_episode_steps,
+        )
+        return result.returns, result.lengths
+
+    def on_result(record: dict) -> None:
+        if spec.write_progress:
+            write_curve(curve, callback.records)
+        if spec.verbose:
+            print(
+                f"[{spec.env_id} {spec.name}] {record['timesteps']:>8} steps "
+                f"{record['train_seconds']:8.1f} s  mean {record['mean_return']:9.2f}",
+                flush=True,
+            )
+
+    callback = ScheduledEvaluation(
+        evaluate_fn,
+        spec.eval_freq,
+        on_result=on_result,
+        eval_at_start=True,
+        eval_at_end=True,
+        clock=clock,
+    )
+    return callback
+
+
+def run_job(specs: list[RunSpec]) -> list[dict]:
+    """A worker's job: one run (:func:`run_one`) or the seeds of one spiking agent as one
+    population (:func:`run_population`)."""
+    return [run_one(specs[0])] if len(specs) == 1 else run_population(specs)
+
+
+def run_population(specs: list[RunSpec]) -> list[dict]:
+    """Train the runs ``specs`` (one spiking agent, one setting, several seeds) as one
+    :class:`~snn_rl.agents.population.AgentPopulation` (one torch thread). Returns their
+    results, as :func:`run_one` would."""
+    from snn_rl.agents.population import AgentPopulation
+
+    first = specs[0]
+    same = {k: v for k, v in first.settings().items() if k != "seed"}
+    if any({k: v for k, v in s.settings().items() if k != "seed"} != same for s in specs):
+        raise ValueError("a population's runs must differ only in their seed")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        pop = AgentPopulation(
+            first.env_id,
+            [s.seed for s in specs],
+            agent=first.algo,
+            device=first.device,
+            overrides=first.overrides,
+            max_episode_steps=first.max_episode_steps,
+            tuned=first.tuned,
+        )
+        callbacks = [_scheduled_evaluation(s, lambda m: m, pop.training_clock) for s in specs]
+        start = time.perf_counter()
+        pop.learn(first.total_timesteps, callbacks=callbacks)
+        wall = time.perf_counter() - start
+        return [
+            {
+                "settings": spec.settings(),
+                "records": cb.records,
+                "num_timesteps": int(member.num_timesteps),
+                "wall_seconds": wall,
+                "train_seconds": pop.train_seconds,
+                "batched": len(specs),
+                "device": spec.device,
+                "hyperparams": pop.config.to_dict(),
+            }
+            for spec, cb, member in zip(specs, callbacks, pop.members, strict=True)
+        ]
+    finally:
+        torch.set_num_threads(threads)
+
+
 def run_one(spec: RunSpec) -> dict:
     """Train and evaluate one run (the worker; one torch thread). Returns its result."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         model, to_policy, hyperparams = _build(spec)
-        curve = Path(spec.output) / "runs" / f"{spec.name}.csv"
-
-        def evaluate_fn(m: Any) -> tuple[np.ndarray, np.ndarray]:
-            result = evaluate(
-                to_policy(m),
-                spec.env_id,
-                n_episodes=spec.eval_episodes,
-                seed=EVAL_SEED_OFFSET + spec.seed,
-                max_episode_steps=spec.max_episode_steps,
-            )
-            return result.returns, result.lengths
-
-        def on_result(record: dict) -> None:
-            if spec.write_progress:
-                write_curve(curve, callback.records)
-            if spec.verbose:
-                print(
-                    f"[{spec.env_id} {spec.name}] {record['timesteps']:>8} steps "
-                    f"{record['train_seconds']:8.1f} s  mean {record['mean_return']:9.2f}",
-                    flush=True,
-                )
-
-        callback = ScheduledEvaluation(
-            evaluate_fn, spec.eval_freq, on_result=on_result, eval_at_start=True, eval_at_end=True
-        )
+        callback = _scheduled_evaluation(spec, to_policy)
         start = time.perf_counter()
         model.learn(spec.total_timesteps, callback=callback)
         return {
@@ -207,17 +273,17 @@ def _is_done(spec: RunSpec) -> bool:
     return True
 
 
-def _run_local(specs: list[RunSpec], n_jobs: int) -> Iterator[dict]:
-    if n_jobs == 1 or len(specs) <= 1:
-        for spec in specs:
-            yield run_one(spec)
+def _run_local(jobs: list[list[RunSpec]], n_jobs: int) -> Iterator[dict]:
+    if n_jobs == 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield from run_job(job)
         return
-    pool = ProcessPoolExecutor(min(n_jobs, len(specs)), mp_context=mp.get_context("spawn"))
+    pool = ProcessPoolExecutor(min(n_jobs, len(jobs)), mp_context=mp.get_context("spawn"))
     with pool:
-        futures = [pool.submit(run_one, spec) for spec in specs]
+        futures = [pool.submit(run_job, job) for job in jobs]
         try:
             for future in as_completed(futures):
-                yield future.result()
+                yield from future.result()
         except BrokenProcessPool as err:
             raise RuntimeError(
                 "a compare worker process died before finishing its run; when compare(n_jobs>1) "
@@ -250,17 +316,17 @@ def _import_ray() -> Any:
     return ray
 
 
-def _run_ray(specs: list[RunSpec], address: str | None) -> Iterator[dict]:
+def _run_ray(jobs: list[list[RunSpec]], address: str | None) -> Iterator[dict]:
     ray = _import_ray()
     started = not ray.is_initialized()
     if started:
         ray.init(address=address)
     try:
-        task = ray.remote(num_cpus=1)(run_one)
-        pending = [task.remote(replace(s, write_progress=False)) for s in specs]
+        task = ray.remote(num_cpus=1)(run_job)
+        pending = [task.remote([replace(s, write_progress=False) for s in job]) for job in jobs]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+            yield from ray.get(done[0])
     finally:
         if started:
             ray.shutdown()
@@ -332,6 +398,7 @@ def compare(
     tuned: bool = True,
     plot: bool = True,
     verbose: bool = True,
+    batched: bool = False,
 ) -> list[dict]:
     """Run (or resume) a comparison and write its curves, summary and plot.
 
@@ -359,6 +426,8 @@ def compare(
             task; SB3 arms keep theirs).
         plot: write ``curves.png`` (needs matplotlib).
         verbose: print a line per evaluation.
+        batched: train the seeds of each spiking agent as one population in one worker
+            (see the module docstring); SB3 arms run one process per seed as always.
 
     Returns:
         The summary rows (one dict per algorithm, keys :data:`SUMMARY_COLUMNS`).
@@ -398,7 +467,12 @@ def compare(
         for seed in seeds
     ]
     pending = [s for s in specs if not _is_done(s)]
-    results = _run_ray(pending, ray_address) if backend == "ray" else _run_local(pending, n_jobs)
+    jobs = [[s] for s in pending if not (check_bool("batched", batched) and s.algo in AGENTS)]
+    for algo in algos:
+        seeds_left = [s for s in pending if batched and s.algo == algo and algo in AGENTS]
+        if seeds_left:
+            jobs.insert(0, seeds_left)  # the longest job first
+    results = _run_ray(jobs, ray_address) if backend == "ray" else _run_local(jobs, n_jobs)
     for result in results:
         _finish(out, result)
     runs = load_runs(out, algos, seeds)

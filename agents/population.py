@@ -43,6 +43,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from torch import Tensor, nn
 
+from snn_rl import flush_denormals
 from snn_rl._validation import check_int
 from snn_rl.agents.base import SpikingAgent
 from snn_rl.agents.diagnostics import EpisodeStats
@@ -170,6 +171,7 @@ class AgentPopulation:
                 conn.weight = nn.Parameter(stacked[name].agent_weight(a), requires_grad=False)
 
     # ------------------------------------------------------------------------ training
+    @flush_denormals()
     def learn(
         self,
         total_timesteps: int,

@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         "--no-tuned", action="store_true", help="defaults derived from the task, no YAML entry"
     )
     parser.add_argument("--max-episode-steps", type=int, default=None)
+    parser.add_argument(
+        "--batched",
+        action="store_true",
+        help="train the seeds as one batched population in one process (AgentPopulation)",
+    )
     parser.add_argument("--output", type=Path, required=True, help="results folder")
     args = parser.parse_args(argv)
 
@@ -72,17 +77,24 @@ def main(argv: list[str] | None = None) -> int:
         overrides={args.algo: overrides} if overrides else None,
         max_episode_steps=args.max_episode_steps,
         tuned=not args.no_tuned,
+        batched=args.batched,
     )
     elapsed = time.perf_counter() - start
     row = rows[0]
     by_seed = load_runs(args.output, [args.algo], args.seeds)[args.algo]
     table = per_seed_table(by_seed, row["threshold"])
     command = "python benchmarks/learning.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    how = (
+        f"all {len(args.seeds)} seeds as one batched population in one process"
+        if args.batched
+        else f"{args.n_jobs} jobs in parallel"
+    )
+    per = "of the whole batch" if args.batched else "per seed"
     report = (
         f"{args.env_id}, threshold {row['threshold']:g}, {row['timesteps']:,.0f} env steps per "
         f"seed, overrides {overrides or 'none'}\n\n{table}\n\n"
-        f"Mean training wall-clock per seed: {row['train_seconds']:.0f} s "
-        f"({args.n_jobs} jobs in parallel, evaluation excluded).\n"
+        f"Mean training wall-clock {per}: {row['train_seconds']:.0f} s "
+        f"({how}, evaluation excluded).\n"
         f"Command: `{command}` ({elapsed:.0f} s in all)\n"
     )
     (args.output / "learning.md").write_text(report)

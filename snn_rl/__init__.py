@@ -14,6 +14,7 @@ from snn_rl.decoding import (
     SoftmaxDecoder,
     population_counts,
 )
+from snn_rl.denormals import flush_denormals
 from snn_rl.encoding import (
     BernoulliEncoder,
     ConjunctiveGaussianEncoder,
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "flush_denormals",
     "AdaptiveLIFNeuron",
     "BernoulliEncoder",
     "ConjunctiveGaussianEncoder",

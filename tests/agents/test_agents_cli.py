@@ -296,7 +296,9 @@ def test_train_seeds_runs_one_population_and_writes_each_seeds_run(tmp_path, cap
         assert steps[0] == 0 and steps[-1] >= 120
         summary = json.loads((folder / "summary.json").read_text())
         assert summary["seed"] == seed and summary["episodes"] == 2
-        assert cli(["evaluate", str(folder / "model.zip"), "--episodes", "1", "--device", "cpu"]) == 0
+        assert (
+            cli(["evaluate", str(folder / "model.zip"), "--episodes", "1", "--device", "cpu"]) == 0
+        )
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "2 seeds trained together" in capsys.readouterr().out
     code, _ = train(tmp_path, "--seeds", "0", "1", "--save-freq", "50", name="bad")

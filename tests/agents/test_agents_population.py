@@ -110,3 +110,27 @@ def test_bad_populations_get_clear_errors():
     pop = AgentPopulation("CartPole-v1", [0, 1], device="cpu")
     with pytest.raises(ValueError, match=r"callbacks must hold one entry per agent \(2\), got 1"):
         pop.learn(10, callbacks=[None])
+
+
+def test_agents_learn_with_subnormals_flushed_and_restore_the_mode(monkeypatch):
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush subnormal floats")
+
+    def tiny_survives() -> bool:
+        return float(torch.tensor([1e-39]) * 1.0) != 0.0
+
+    seen = []
+    agent = MSTDPETAgent("CartPole-v1", seed=0, device="cpu", n_envs=2)
+    pop = AgentPopulation("CartPole-v1", [0, 1], device="cpu", n_envs=2)
+    for runner in (agent, pop.runner):
+        original = runner._train_step
+
+        def spy(*args, _original=original, **kwargs):
+            seen.append(tiny_survives())
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(runner, "_train_step", spy)
+    agent.learn(20)
+    pop.learn(20)
+    assert len(seen) >= 20 and not any(seen)
+    assert tiny_survives()  # the mode is back afterwards
