@@ -350,3 +350,42 @@ def test_per_seed_table_numbers():
     assert lines[3] == "| 1 | 10 | 1 | not sustained | - | 100 |"
     assert lines[4] == "| 2 | not reached | - | not sustained | - | 20 |"
     assert "2/3 seeds reached 475; 1/3 stayed" in table
+
+
+def test_batched_spiking_arm_writes_every_seed_as_its_own_run(compared, tmp_path, monkeypatch):
+    compare(
+        "CartPole-v1",
+        ["mstdpet"],
+        SEEDS,
+        output=tmp_path,
+        batched=True,
+        plot=False,
+        verbose=False,
+        **SETTINGS,
+    )
+    for seed in SEEDS:
+        name = f"mstdpet_{seed}"
+        steps = [int(r["timesteps"]) for r in read_csv(tmp_path / "runs" / f"{name}.csv")[1]]
+        ref = [int(r["timesteps"]) for r in read_csv(compared / "runs" / f"{name}.csv")[1]]
+        # the same schedule; a seed that got to its budget before the others trains on with
+        # the batch for a few steps, and is evaluated once more at the end
+        assert steps[0] == 0 and steps[1] >= 256 and steps[-1] >= 512
+        assert len(steps) in (len(ref), len(ref) + 1)
+        done = json.loads((tmp_path / "runs" / f"{name}.done.json").read_text())
+        assert done["batched"] == 2 and done["num_timesteps"] >= 512
+        assert (
+            done["settings"]
+            == json.loads((compared / "runs" / f"{name}.done.json").read_text())["settings"]
+        )
+    # finished seeds are skipped when the comparison runs again
+    monkeypatch.setattr(compare_mod, "run_population", lambda specs: pytest.fail("retrained"))
+    compare(
+        "CartPole-v1",
+        ["mstdpet"],
+        SEEDS,
+        output=tmp_path,
+        batched=True,
+        plot=False,
+        verbose=False,
+        **SETTINGS,
+    )
