@@ -40,6 +40,7 @@ import snn_rl.envs  # noqa: F401  (registers the snn_rl/ ids)
 from snn_rl._validation import check_int
 from snn_rl.agents.env_util import make_env
 from snn_rl.agents.hyperparams import available_algos, load_hyperparams
+from snn_rl.envs.external import ensure_registered
 
 __all__ = [
     "SB3_ALGOS",
@@ -89,6 +90,7 @@ def algo_class(algo: str) -> type[BaseAlgorithm]:
 
 def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
     """The spec of a registered single-env id; ValueError listing the valid ids otherwise."""
+    ensure_registered(env_id)
     if not isinstance(env_id, str) or env_id not in gym.registry:
         raise ValueError(
             f"unknown environment id {env_id!r}; registered ids: {', '.join(sorted(gym.registry))}"

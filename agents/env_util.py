@@ -20,6 +20,7 @@ from stable_baselines3.common.vec_env import VecEnv
 import snn_rl.envs  # noqa: F401  (registers the snn_rl/ ids)
 from snn_rl._validation import check_int
 from snn_rl._validation import resolve_device as _resolve_device
+from snn_rl.envs.external import ensure_registered
 from snn_rl.envs.step_checker import StepChecker
 
 __all__ = [
@@ -50,6 +51,7 @@ def env_spec(env_id: str) -> gym.envs.registration.EnvSpec:
     """The registered spec of ``env_id``; ValueError naming the id otherwise."""
     if not isinstance(env_id, str):
         raise TypeError(f"env_id must be a string, got {type(env_id).__name__}")
+    ensure_registered(env_id)
     try:
         return gym.spec(env_id)
     except gym.error.Error as err:

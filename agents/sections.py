@@ -24,7 +24,12 @@ from torch import nn
 
 from snn_rl import FedeNeuron, IFNeuron, LIFNeuron, Linear, SNNNetwork
 from snn_rl.agents.config import Section
-from snn_rl.encoding import ConjunctiveGaussianEncoder, GaussianPopulationEncoder, OneHotEncoder
+from snn_rl.encoding import (
+    ConjunctiveGaussianEncoder,
+    GaussianPopulationEncoder,
+    ImageEncoder,
+    OneHotEncoder,
+)
 from snn_rl.learning import MSTDPET, FedeSTDP
 
 __all__ = [
@@ -52,19 +57,23 @@ def linear_schedule(initial: float, final: float, fraction: float, progress: flo
 class EncoderConfig(Section):
     """The observation code.
 
-    ``type``: ``"onehot"`` for Discrete spaces; for Box, ``"gaussian"`` (one population of
+    ``type``: ``"onehot"`` for Discrete spaces; for 1-D Box, ``"gaussian"`` (one population of
     ``n_per_dim`` Gaussian receptive fields per dimension) or ``"conjunctive"`` (a grid of
-    products over all dimensions); ``"auto"`` picks one-hot for Discrete, the grid with 5
-    centres per dimension up to 4 dimensions and 3 up to 6, else Gaussian populations of 10.
-    ``low``/``high`` replace the space's bounds (needed where they are infinite).
+    products over all dimensions); for image Box spaces (2 or 3 dims) ``"image"``, the
+    intensity code of :class:`~snn_rl.encoding.ImageEncoder` (``layout``: "hwc", "chw", "hw"
+    or "auto"). ``"auto"`` picks one-hot for Discrete, the image code for images, the grid
+    with 5 centres per dimension up to 4 dimensions and 3 up to 6, else Gaussian populations
+    of 10. ``low``/``high`` replace the space's bounds (needed where they are infinite; for
+    images one number each, the intensity range).
     """
 
-    type: Literal["auto", "conjunctive", "gaussian", "onehot"] = "auto"
+    type: Literal["auto", "conjunctive", "gaussian", "onehot", "image"] = "auto"
     n_per_dim: int | tuple[int, ...] | None = None
     low: tuple[float, ...] | None = None
     high: tuple[float, ...] | None = None
     sigma_scale: float = 0.5
     clip: bool = True
+    layout: Literal["auto", "hwc", "chw", "hw"] = "auto"
 
     def validate(self) -> None:
         if self.sigma_scale <= 0:
@@ -81,6 +90,8 @@ class EncoderConfig(Section):
             raise ValueError(
                 f"encoder.type 'onehot' needs a Discrete observation space, got {space}"
             )
+        if len(space.shape) > 1 or self.type == "image":
+            return self._image(space)
         dims = int(space.shape[0])
         kind, n_per_dim = self.type, self.n_per_dim
         if kind == "auto":
@@ -100,6 +111,25 @@ class EncoderConfig(Section):
             raise ValueError(
                 f"encoder: {err} (give bounds in the config: encoder.low and encoder.high)"
             ) from err
+
+    def _image(self, space: gym.spaces.Space) -> nn.Module:
+        if self.type not in ("auto", "image"):
+            raise ValueError(
+                f"encoder.type: an image observation space {space.shape} needs 'image' (or "
+                f"'auto'), got {self.type!r}"
+            )
+        bounds = []
+        for name in ("low", "high"):
+            value = getattr(self, name)
+            if value is not None and len(value) != 1:
+                raise ValueError(
+                    f"encoder.{name}: an image's intensity range is one number, got {list(value)}"
+                )
+            bounds.append(None if value is None else float(value[0]))
+        try:
+            return ImageEncoder.from_space(space, layout=self.layout, low=bounds[0], high=bounds[1])
+        except ValueError as err:
+            raise ValueError(f"encoder: {err}") from err
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from snn_rl.encoding import image_layout
+
 __all__ = ["check_spaces", "space_to_dict", "space_from_dict", "spaces_match"]
 
-SUPPORTED = "Box (1-D) or Discrete"
+SUPPORTED = "Box (1-D; images (H, W), (H, W, C) or (C, H, W) as observations) or Discrete"
 
 
 def check_spaces(observation_space: gym.spaces.Space, action_space: gym.spaces.Space) -> None:
@@ -21,6 +23,10 @@ def check_spaces(observation_space: gym.spaces.Space, action_space: gym.spaces.S
                 raise ValueError(
                     "a Box action space needs finite bounds for the population read-out"
                 )
+            continue
+        if name == "observation" and isinstance(space, gym.spaces.Box) and len(space.shape) > 1:
+            if len(space.shape) > 3:
+                image_layout(space.shape)  # raises, naming the shape and the wrapper to use
             continue
         raise ValueError(
             f"unsupported {name} space {space}: spiking agents support {SUPPORTED} spaces "

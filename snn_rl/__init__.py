@@ -19,6 +19,7 @@ from snn_rl.encoding import (
     BernoulliEncoder,
     ConjunctiveGaussianEncoder,
     GaussianPopulationEncoder,
+    ImageEncoder,
     OneHotEncoder,
     PoissonEncoder,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "FedeSTDP",
     "GaussianPopulationEncoder",
     "GreedyDecoder",
+    "ImageEncoder",
     "IFNeuron",
     "Input",
     "LIFNeuron",

@@ -1,7 +1,8 @@
 """Observation encoders: observations -> input currents or spikes, one simulation step per call.
 
 Currents (values in ``[0, 1]``) come from :class:`GaussianPopulationEncoder`,
-:class:`ConjunctiveGaussianEncoder` and :class:`OneHotEncoder`; turn them into spikes either
+:class:`ConjunctiveGaussianEncoder`, :class:`OneHotEncoder` and, for images,
+:class:`ImageEncoder`; turn them into spikes either
 deterministically with an :class:`~snn_rl.neurons.IFNeuron` (``v += I``, spike at ``v >= 1``)
 or stochastically with :class:`BernoulliEncoder`. :class:`PoissonEncoder` takes rates in Hz.
 Every tensor is batch-first ``(B, ...)``; B = 1 is kept.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -40,6 +41,8 @@ __all__ = [
     "GaussianPopulationEncoder",
     "ConjunctiveGaussianEncoder",
     "OneHotEncoder",
+    "ImageEncoder",
+    "image_layout",
     "MAX_CONJUNCTIVE_CELLS",
 ]
 
@@ -406,3 +409,148 @@ class OneHotEncoder(nn.Module):
 
     def extra_repr(self) -> str:
         return f"n={self.n}, start={self.start}, value={self.value.item()}"
+
+
+ImageLayout = Literal["chw", "hwc", "hw"]
+IMAGE_LAYOUTS: tuple[str, ...] = ("chw", "hwc", "hw")
+
+
+def image_layout(shape: Sequence[int], layout: str = "auto") -> str:
+    """The layout of an image observation shape: ``"hw"`` (one channel), ``"hwc"`` (channels
+    last, as Gymnasium renders and MinAtar gives) or ``"chw"`` (channels first, as torch).
+
+    ``"auto"`` reads it from the shape: 2 dims are ``"hw"``; of 3, the channel dimension is a
+    first or last one smaller than both others. A shape where that is not decided (e.g.
+    ``(10, 10, 10)``) needs ``layout`` given.
+
+    Raises:
+        ValueError: a shape that is not 2- or 3-dimensional (naming the wrapper to use), or
+            one ``"auto"`` cannot decide, or a layout that does not fit the shape.
+    """
+    shape = tuple(int(n) for n in shape)
+    if len(shape) not in (2, 3) or min(shape, default=0) < 1:
+        raise ValueError(
+            f"image observations must be (H, W), (H, W, C) or (C, H, W), got shape {shape}; "
+            "flatten a vector with gymnasium.wrappers.FlattenObservation, or reduce stacked "
+            "frames to (C, H, W) (e.g. merge the stack into channels with a "
+            "gymnasium.wrappers.TransformObservation) first"
+        )
+    if layout == "auto":
+        if len(shape) == 2:
+            return "hw"
+        if shape[-1] < min(shape[0], shape[1]):
+            return "hwc"
+        if shape[0] < min(shape[1], shape[2]):
+            return "chw"
+        raise ValueError(
+            f"cannot tell which dimension of the image shape {shape} holds the channels; "
+            "give the layout: 'hwc' (channels last) or 'chw' (channels first)"
+        )
+    if layout not in IMAGE_LAYOUTS:
+        raise ValueError(f"layout must be one of {IMAGE_LAYOUTS} or 'auto', got {layout!r}")
+    if (layout == "hw") != (len(shape) == 2):
+        raise ValueError(
+            f"layout {layout!r} does not fit the {len(shape)}-dimensional shape {shape}"
+        )
+    return layout
+
+
+class ImageEncoder(nn.Module):
+    """Intensity code of images: one input per pixel and channel, its current the pixel's
+    value scaled to ``[0, 1]``.
+
+    ``I[b, c*H*W + h*W + w] = clip((x[b, c, h, w] - low) / (high - low), 0, 1)`` with the
+    image in channels-first order whatever its layout, so the inputs are a flattened
+    ``(C, H, W)`` image (``image_shape``), ready for a Conv2d layer. An IF input neuron
+    (``v += I``, spike at ``v >= 1``) fed this current fires at a rate proportional to the
+    intensity: every step at ``I = 1``, never at 0. Booleans (MinAtar's object channels) give
+    0 or 1; uint8 frames use ``low=0, high=255``.
+
+    Args:
+        shape: the observation shape, ``(H, W)``, ``(H, W, C)`` or ``(C, H, W)``.
+        layout: ``"hw"``, ``"hwc"``, ``"chw"`` or ``"auto"`` (see :func:`image_layout`).
+        low, high: the intensity range (finite, ``high > low``).
+
+    Shape:
+        obs: ``(B, *shape)`` -> currents ``(B, C*H*W)``.
+
+    Example:
+        >>> import torch
+        >>> enc = ImageEncoder((2, 2, 1), layout="hwc", low=0, high=255)
+        >>> enc(torch.tensor([[[[0], [255]], [[51], [102]]]], dtype=torch.uint8))
+        tensor([[0.0000, 1.0000, 0.2000, 0.4000]])
+    """
+
+    def __init__(
+        self,
+        shape: Sequence[int],
+        *,
+        layout: str = "auto",
+        low: float = 0.0,
+        high: float = 1.0,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.shape = tuple(int(n) for n in shape)
+        self.layout = image_layout(self.shape, layout)
+        low, high = float(low), float(high)
+        if not (math.isfinite(low) and math.isfinite(high) and high > low):
+            raise ValueError(f"low and high must be finite with high > low, got {low} and {high}")
+        self.low, self.high = low, high
+        if self.layout == "hw":
+            self.image_shape = (1, *self.shape)
+        elif self.layout == "hwc":
+            self.image_shape = (self.shape[2], self.shape[0], self.shape[1])
+        else:
+            self.image_shape = self.shape
+        self.out_features = math.prod(self.image_shape)
+        self.check_values = True
+        self.register_buffer(
+            "_scale", torch.tensor(1.0 / (high - low), dtype=dtype, device=device), persistent=False
+        )
+
+    @classmethod
+    def from_space(
+        cls,
+        space: Any,
+        *,
+        layout: str = "auto",
+        low: float | None = None,
+        high: float | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> ImageEncoder:
+        """Build from a Box-like ``space``; the intensity range is the space's (smallest low,
+        largest high) unless given."""
+        if not hasattr(space, "shape") or not hasattr(space, "low"):
+            raise TypeError(
+                f"space must be Box-like with .shape and .low, got {type(space).__name__}"
+            )
+        lo = float(torch.as_tensor(space.low).double().min()) if low is None else low
+        hi = float(torch.as_tensor(space.high).double().max()) if high is None else high
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError(
+                f"the image space's bounds are not finite ({lo:g} to {hi:g}); give the "
+                "intensity range (encoder.low and encoder.high)"
+            )
+        return cls(space.shape, layout=layout, low=lo, high=hi, dtype=dtype, device=device)
+
+    def forward(self, obs: Any) -> Tensor:
+        obs = torch.as_tensor(obs, device=self._scale.device)
+        if tuple(obs.shape[1:]) != self.shape:
+            raise ValueError(
+                f"obs must have shape (B, {', '.join(map(str, self.shape))}), got {tuple(obs.shape)}"
+            )
+        x = obs.to(self._scale.dtype)
+        if self.check_values and not bool(torch.isfinite(x).all()):
+            raise ValueError("obs must be finite, got NaN or inf")
+        if self.layout == "hwc":
+            x = x.permute(0, 3, 1, 2)
+        x = x.reshape(x.shape[0], -1)
+        if self.low != 0.0:
+            x = x - self.low
+        return (x * self._scale).clamp_(0.0, 1.0)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}, layout={self.layout!r}, low={self.low}, high={self.high}"

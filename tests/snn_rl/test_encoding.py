@@ -335,3 +335,45 @@ def test_one_hot_invalid_arguments_raise():
         OneHotEncoder(3, value=0.0)
     with pytest.raises(TypeError, match="Discrete-like"):
         OneHotEncoder.from_space(SimpleNamespace(low=0, high=1))
+
+
+# ------------------------------------------------------------------------------ images
+def test_image_encoder_golden_values_in_every_layout():
+    from snn_rl.encoding import ImageEncoder
+
+    hwc = torch.tensor([[[[0, 255], [51, 0]], [[102, 0], [255, 255]]]], dtype=torch.uint8)
+    enc = ImageEncoder((2, 2, 2), layout="hwc", low=0, high=255)
+    assert enc.image_shape == (2, 2, 2) and enc.out_features == 8
+    # channels first: channel 0 is [[0, 51], [102, 255]], channel 1 [[255, 0], [0, 255]]
+    expected = torch.tensor([[0.0, 0.2, 0.4, 1.0, 1.0, 0.0, 0.0, 1.0]])
+    torch.testing.assert_close(enc(hwc), expected)
+    chw = ImageEncoder((2, 2, 2), layout="chw", low=0, high=255)
+    torch.testing.assert_close(chw(hwc.permute(0, 3, 1, 2)), expected)
+    hw = ImageEncoder((1, 3), layout="hw", low=-1.0, high=1.0)
+    torch.testing.assert_close(
+        hw(torch.tensor([[[-1.0, 0.0, 3.0]]])), torch.tensor([[0.0, 0.5, 1.0]])
+    )
+    minatar = ImageEncoder((10, 10, 4))  # bool grids, channels last
+    assert minatar.layout == "hwc" and minatar.image_shape == (4, 10, 10)
+    obs = torch.zeros(3, 10, 10, 4, dtype=torch.bool)
+    obs[1, 2, 5, 3] = True
+    out = minatar(obs)
+    assert out.shape == (3, 400) and float(out.sum()) == 1.0 and float(out[1, 3 * 100 + 25]) == 1.0
+
+
+def test_image_layouts_are_read_from_the_shape_or_refused_by_name():
+    from snn_rl.encoding import image_layout
+
+    assert image_layout((84, 84)) == "hw"
+    assert image_layout((84, 84, 3)) == "hwc"
+    assert image_layout((3, 84, 84)) == "chw"
+    with pytest.raises(
+        ValueError, match=r"cannot tell which dimension of the image shape \(10, 10, 10\)"
+    ):
+        image_layout((10, 10, 10))
+    with pytest.raises(ValueError, match=r"got shape \(4, 84, 84, 3\); flatten a vector with"):
+        image_layout((4, 84, 84, 3))
+    with pytest.raises(ValueError, match="layout 'hw' does not fit the 3-dimensional shape"):
+        image_layout((3, 8, 8), "hw")
+    with pytest.raises(ValueError, match="layout must be one of"):
+        image_layout((3, 8, 8), "whc")

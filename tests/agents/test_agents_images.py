@@ -1,0 +1,88 @@
+"""Image observations: MinAtar ids, the intensity code, save/load, and clear errors."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from snn_rl.agents import AgentPopulation, MSTDPETAgent, SpikingAgent
+from snn_rl.encoding import ImageEncoder
+
+pytest.importorskip("minatar", reason="MinAtar is an optional extra: pip install 'snn-rl[minatar]'")
+
+
+class Frames(gym.Env):
+    """A tiny image env: a bright pixel to the left or right; the matching action pays 1."""
+
+    def __init__(self, shape=(6, 6, 3), dtype=np.uint8):
+        high = 255 if dtype == np.uint8 else 1.0
+        self.observation_space = gym.spaces.Box(0, high, shape, dtype=dtype)
+        self.action_space = gym.spaces.Discrete(2)
+        self._side = 0
+
+    def _obs(self):
+        obs = np.zeros(self.observation_space.shape, self.observation_space.dtype)
+        obs.reshape(-1)[0 if self._side == 0 else -1] = self.observation_space.high.flat[0]
+        return obs
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._side = int(self.np_random.integers(2))
+        return self._obs(), {}
+
+    def step(self, action):
+        return self._obs(), float(action == self._side), True, False, {}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_minatar_ids_train_save_load_and_evaluate(tmp_path):
+    with pytest.warns(UserWarning, match="sets no time limit"):
+        agent = MSTDPETAgent("MinAtar/Breakout-v1", seed=0, device="cpu", n_envs=2)
+    assert isinstance(agent.policy.encoder, ImageEncoder)
+    assert agent.policy.encoder.image_shape == (4, 10, 10)
+    agent.learn(64)
+    path = agent.save(tmp_path / "breakout")
+    loaded = SpikingAgent.load(path, device="cpu")
+    assert loaded.observation_space == agent.observation_space
+    obs = np.zeros((3, 10, 10, 4), dtype=bool)
+    obs[:, 9, 4, 0] = True
+    np.testing.assert_array_equal(
+        loaded.predict(obs, deterministic=True)[0], agent.predict(obs, deterministic=True)[0]
+    )
+    pop = AgentPopulation(
+        "MinAtar/Breakout-v1", [0, 1], device="cpu", n_envs=2, max_episode_steps=50
+    )
+    pop.learn(40)
+    assert all(m.num_timesteps >= 40 for m in pop.members)
+
+
+def test_an_image_env_instance_gets_the_intensity_code_in_its_layout():
+    agent = MSTDPETAgent(Frames(), seed=0, device="cpu")
+    enc = agent.policy.encoder
+    assert (enc.layout, enc.image_shape, enc.out_features) == ("hwc", (3, 6, 6), 108)
+    assert (enc.low, enc.high) == (0.0, 255.0)
+    agent.learn(32)
+    chw = MSTDPETAgent(
+        Frames((5, 5, 5), np.float32), seed=0, device="cpu", overrides={"encoder.layout": "chw"}
+    )
+    assert chw.policy.encoder.image_shape == (5, 5, 5)
+
+
+def test_image_spaces_the_code_cannot_take_are_refused_by_name():
+    with pytest.raises(
+        ValueError, match=r"cannot tell which dimension of the image shape \(5, 5, 5\)"
+    ):
+        MSTDPETAgent(Frames((5, 5, 5), np.float32), seed=0, device="cpu")
+    with pytest.raises(ValueError, match=r"got shape \(2, 4, 4, 3\); flatten a vector with"):
+        MSTDPETAgent(Frames((2, 4, 4, 3)), seed=0, device="cpu")
+    with pytest.raises(ValueError, match="an image's intensity range is one number"):
+        MSTDPETAgent(Frames(), seed=0, device="cpu", overrides={"encoder.low": [0, 0]})
+    with pytest.raises(ValueError, match="needs 'image'"):
+        MSTDPETAgent(Frames(), seed=0, device="cpu", overrides={"encoder.type": "gaussian"})
