@@ -4,8 +4,9 @@ functions and wrappers, torch-native vector envs.
 Importing ``snn_rl.envs`` registers the ``snn_rl/`` env ids with Gymnasium:
 
 - single envs (``gymnasium.make``): ``snn_rl/Bandit-v0``, ``snn_rl/XOR-v0``,
-  ``snn_rl/TargetRate-v0``. ``gymnasium.make("snn_rl.envs:snn_rl/Bandit-v0")`` imports this
-  package on demand.
+  ``snn_rl/TargetRate-v0``, and ``snn_rl/PixelCartPole-v1`` (CartPole-v1 from its rendered
+  frames, event-coded: :mod:`snn_rl.envs.image_wrappers`).
+  ``gymnasium.make("snn_rl.envs:snn_rl/Bandit-v0")`` imports this package on demand.
 - torch-native vector envs (``gymnasium.make_vec(..., vectorization_mode=
   "vector_entry_point", device=...)``; other keyword arguments pass through):
   ``snn_rl/CartPole-v1``, ``snn_rl/Acrobot-v1``, ``snn_rl/MountainCar-v0``,
@@ -20,6 +21,7 @@ import gymnasium as gym
 
 from .bandit import BanditEnv
 from .driver import VecEnvDriver
+from .image_wrappers import EventFrames, PixelFrames
 from .reward_wrappers import RewardFunctionWrapper, VectorRewardFunctionWrapper
 from .rewards import (
     REWARD_FUNCTIONS,
@@ -45,7 +47,9 @@ __all__ = [
     "REWARD_FUNCTIONS",
     "BanditEnv",
     "EnvReward",
+    "EventFrames",
     "FunctionReward",
+    "PixelFrames",
     "RewardFunction",
     "RewardFunctionWrapper",
     "SumReward",
@@ -73,6 +77,10 @@ _SINGLE_ENVS = {
     "snn_rl/XOR-v0": ("snn_rl.envs.xor:XOREnv", 0.9),
     "snn_rl/TargetRate-v0": ("snn_rl.envs.target_rate:TargetRateEnv", -0.1),
 }
+# CartPole-v1 from its frames (event-coded); its time limit and threshold are CartPole's
+_PIXEL_ENVS = {
+    "snn_rl/PixelCartPole-v1": ("snn_rl.envs.image_wrappers:make_pixel_cartpole", 500, 475.0),
+}
 _TASK_CAP = 1000
 # id -> (vector class, time limit, reward threshold); each is the twin of the Gymnasium task
 # of the same name without the prefix.
@@ -92,6 +100,14 @@ def _register_envs() -> None:
                 id=env_id,
                 entry_point=entry_point,
                 max_episode_steps=_TASK_CAP,
+                reward_threshold=threshold,
+            )
+    for env_id, (entry_point, max_steps, threshold) in _PIXEL_ENVS.items():
+        if env_id not in gym.registry:
+            gym.register(
+                id=env_id,
+                entry_point=entry_point,
+                max_episode_steps=max_steps,
                 reward_threshold=threshold,
             )
     for env_id, (vector_cls, max_steps, threshold) in _VECTOR_ENVS.items():
