@@ -195,6 +195,8 @@ def mstdpet_task_defaults(task: TaskInfo) -> list[Choice]:
     space = task.observation_space
     if isinstance(space, gym.spaces.Discrete):
         out.append(Choice("encoder.type", "onehot", "Discrete observations: one input per value"))
+    elif isinstance(space, gym.spaces.Box) and len(space.shape) > 1 and task.obs_mean is not None:
+        out.extend(_image_weights(space, task.obs_mean))
     elif isinstance(space, gym.spaces.Box) and len(space.shape) == 1 and task.obs_low is not None:
         bounds = rollout_bounds(task)
         if bounds is not None:
@@ -258,6 +260,29 @@ def mstdpet_task_defaults(task: TaskInfo) -> list[Choice]:
         )
     )
     return out
+
+
+def _image_weights(space: gym.spaces.Box, obs_mean: np.ndarray) -> list[Choice]:
+    """Readout weights scaled to an image's mean input activity (see the rule's text)."""
+    low, high = float(np.min(space.low)), float(np.max(space.high))
+    if not (np.isfinite(low) and np.isfinite(high) and high > low):
+        return []  # the encoder asks for the intensity range; nothing to scale by yet
+    active = float(np.clip((obs_mean - low) / (high - low), 0.0, 1.0).sum())
+    if active <= 1.0:
+        return []
+    defaults = NetworkConfig()
+    mean = float(f"{defaults.weight_init_mean / active:.4g}")
+    std = float(f"{defaults.weight_init_std / active:.4g}")
+    rule = (
+        f"image inputs: {active:.1f} of them active on average (random rollout), so readout "
+        f"weights start at {defaults.weight_init_mean}/{active:.1f} (std {defaults.weight_init_std}"
+        f"/{active:.1f}), the current that one active input of the default weight gives; "
+        "otherwise every output neuron fires on every step and the greedy action is a tie"
+    )
+    return [
+        Choice("network.weight_init_mean", mean, rule),
+        Choice("network.weight_init_std", std, "as network.weight_init_mean"),
+    ]
 
 
 def _check_user_network(network: SNNNetwork, n_inputs: int) -> None:

@@ -57,6 +57,8 @@ class TaskInfo:
         obs_low, obs_high: per-dimension range of the random rollout's observations
             (flattened Box observations only), None without a rollout.
         rewards: the rollout's rewards, None without a rollout.
+        obs_mean: per-dimension mean of the rollout's observations (flattened), None
+            without a rollout.
     """
 
     observation_space: gym.spaces.Space
@@ -65,6 +67,7 @@ class TaskInfo:
     obs_low: np.ndarray | None = None
     obs_high: np.ndarray | None = None
     rewards: np.ndarray | None = None
+    obs_mean: np.ndarray | None = None
 
 
 def _horizon(env: Any, max_episode_steps: int | None) -> int | None:
@@ -94,7 +97,7 @@ def describe_task(
             # a vector-only (torch-native) id: one env of it, on the CPU, SAME_STEP resets
             probe = make_vec_env(env, 1, env_kwargs=env_kwargs, max_episode_steps=limit)
         try:
-            low, high, rewards = _rollout(probe, ROLLOUT_STEPS, seed=0)
+            low, high, rewards, mean = _rollout(probe, ROLLOUT_STEPS, seed=0)
             return TaskInfo(
                 probe.single_observation_space,
                 probe.single_action_space,
@@ -102,6 +105,7 @@ def describe_task(
                 low,
                 high,
                 rewards,
+                mean,
             )
         finally:
             probe.close()
@@ -122,8 +126,9 @@ def _numpy(x: Any) -> np.ndarray:
 
 def _rollout(
     vec: VectorEnv, steps: int, seed: int
-) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
-    """Uniformly random actions on a one-env vector env: (obs min, obs max, rewards).
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """Uniformly random actions on a one-env vector env: (obs min, obs max, rewards, obs
+    mean).
 
     With NEXT_STEP autoreset the step after an episode's end is a reset (its reward is not
     a transition's and is left out; its observation is a first one and is kept)."""
@@ -143,9 +148,9 @@ def _rollout(
         resetting = ended and not same_step and not resetting
     rewards_array = np.asarray(rewards)
     if not box:
-        return None, None, rewards_array
+        return None, None, rewards_array, None
     data = np.asarray(seen, dtype=np.float64)
-    return data.min(0), data.max(0), rewards_array
+    return data.min(0), data.max(0), rewards_array, data.mean(0)
 
 
 def rollout_bounds(task: TaskInfo) -> tuple[list[float], list[float], list[str]] | None:

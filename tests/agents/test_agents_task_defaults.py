@@ -111,3 +111,13 @@ def test_non_slippery_frozen_lake_is_learned_with_the_task_defaults():
     agent.learn(2000)
     result = evaluate(agent, "FrozenLake-v1", n_episodes=3, env_kwargs={"is_slippery": False})
     assert result.mean == 1.0 and result.lengths.max() == 6  # the shortest path
+
+
+def test_image_readout_weights_scale_with_the_mean_input_activity():
+    space = gym.spaces.Box(0, 255, (4, 5), np.uint8)
+    mean = np.full(20, 255 * 0.4)  # 8 inputs' worth of activity on average
+    got = _choices(TaskInfo(space, gym.spaces.Discrete(2), 100, None, None, None, mean))
+    assert got["network.weight_init_mean"] == pytest.approx(0.3 / 8)
+    assert got["network.weight_init_std"] == pytest.approx(0.1 / 8)
+    sparse = _choices(TaskInfo(space, gym.spaces.Discrete(2), 100, None, None, None, mean / 10))
+    assert "network.weight_init_mean" not in sparse  # under one active input: the defaults
