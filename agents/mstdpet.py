@@ -16,6 +16,7 @@ recipe behind the CartPole defaults is in docs/results.md.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,7 +144,11 @@ class MSTDPETAgent(SpikingAgent):
         pop_size = cfg.network.pop_size
         if network is None:
             network = cfg.network.build(
-                encoder.out_features, n_actions * pop_size, cfg.features, init_gen
+                encoder.out_features,
+                n_actions * pop_size,
+                cfg.features,
+                init_gen,
+                input_shape=getattr(encoder, "image_shape", None),
             )
         _check_user_network(network, encoder.out_features)
         exploration = Exploration(
@@ -298,10 +303,10 @@ def _check_user_network(network: SNNNetwork, n_inputs: int) -> None:
     if not network.layer_state_dict(role="readout"):
         raise ValueError("the network has no layer with role 'readout' for MSTDPET to train")
     source = network.source()
-    if source.shape != (n_inputs,):
+    if math.prod(source.shape) != n_inputs:
         raise ValueError(
-            f"the network's source population must have shape ({n_inputs},) to take the "
-            f"encoder's currents, got {source.shape}"
+            f"the network's source population must hold the encoder's {n_inputs} currents "
+            f"(shape ({n_inputs},), or an image's (C, H, W)), got {source.shape}"
         )
     if isinstance(source, Input):
         raise ValueError("the source population must take currents (IFNeuron/LIFNeuron), not Input")

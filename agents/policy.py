@@ -113,7 +113,8 @@ class SpikingPolicy(nn.Module):
     Args:
         encoder: module mapping observations ``(B, *obs_shape)`` to currents ``(B, F)``.
         network: an :class:`~snn_rl.SNNNetwork` whose source population takes ``(B, F)``
-            currents and whose last layer ends in the output population.
+            currents (or, shaped ``(C, H, W)`` for convolutional layers, the encoder's
+            ``(B, C*H*W)`` currents viewed as images) and whose last layer ends in the output population.
         action_space: Discrete (one population of ``pop_size`` neurons per action) or Box
             (one population per action dimension, read out as a population vector).
         exploration: how :meth:`explore` departs from the greedy action.
@@ -152,6 +153,8 @@ class SpikingPolicy(nn.Module):
         if not layers:
             raise ValueError("network has no layers")
         self.output_layer = next(reversed(layers))
+        source = network.source().shape
+        self._source_shape = source if len(source) > 1 else None
         self.output = layers[self.output_layer]["postsynaptic"]
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         if self.discrete:
@@ -183,6 +186,8 @@ class SpikingPolicy(nn.Module):
         """One simulation step on currents ``phi``; ``drive`` is added to the output
         population's input. Returns the output spikes ``(B, n_out)``."""
         extra = None if drive is None else {self.output_layer: drive}
+        if self._source_shape is not None:  # an image population: (B, F) -> (B, C, H, W)
+            phi = phi.view(phi.shape[0], *self._source_shape)
         return self.network(phi, currents=extra)
 
     def tie_break(self) -> Tensor:

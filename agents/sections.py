@@ -15,6 +15,7 @@ ExplorationConfig  the exploration of the policy and its schedule
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,7 +23,7 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from snn_rl import FedeNeuron, IFNeuron, LIFNeuron, Linear, SNNNetwork
+from snn_rl import Conv2d, FedeNeuron, IFNeuron, LIFNeuron, Linear, SNNNetwork
 from snn_rl.agents.config import Section
 from snn_rl.encoding import (
     ConjunctiveGaussianEncoder,
@@ -142,6 +143,12 @@ class FeatureLayerConfig(Section):
     ``FedeNeuron(winners=)``). Both are what lets the neurons differ: with ``w_spread = 0``
     every neuron of the layer starts equal and stays equal, and without competition FedeSTDP
     drives them all to the same weights (``winners: null`` turns it off).
+
+    ``kernel_size`` (image observations only) makes the layer convolutional: ``size`` maps
+    of ``kernel_size`` x ``kernel_size`` kernels over the previous layer's ``(C, H, W)``
+    maps (the first over the image), ``stride`` apart, ``padding`` (default
+    ``kernel_size // 2``) around, with competition across the maps at each position; the
+    next layer reads the maps flattened.
     """
 
     size: int
@@ -152,10 +159,23 @@ class FeatureLayerConfig(Section):
     tau_v: float = 5.0
     w_spread: float = 0.5
     winners: int | None = 1
+    kernel_size: int | None = None
+    stride: int = 1
+    padding: int | None = None
 
     def validate(self) -> None:
         if self.size < 1:
             raise ValueError(f"size must be >= 1, got {self.size}")
+        if self.kernel_size is not None and self.kernel_size < 1:
+            raise ValueError(f"kernel_size must be >= 1 or None, got {self.kernel_size}")
+        if self.stride < 1 or (self.padding is not None and self.padding < 0):
+            raise ValueError(
+                f"stride must be >= 1 and padding >= 0, got {self.stride}, {self.padding}"
+            )
+        if self.kernel_size is None and (self.stride != 1 or self.padding is not None):
+            raise ValueError(
+                "set kernel_size: stride and padding apply to convolutional layers only"
+            )
         if self.lr <= 0 or self.tau_v <= 0:
             raise ValueError(f"lr and tau_v must be > 0, got {self.lr} and {self.tau_v}")
         if not 0.0 <= self.a < 1.0:
@@ -213,9 +233,11 @@ class NetworkConfig(Section):
         n_outputs: int,
         features: tuple[FeatureLayerConfig, ...],
         generator: torch.Generator,
+        input_shape: tuple[int, int, int] | None = None,
     ) -> SNNNetwork:
         """The network, with layer roles declared: feature layers ``"features"``, the rest
-        ``"readout"``.
+        ``"readout"``. ``input_shape``: the ``(C, H, W)`` of image inputs (needed by
+        convolutional feature layers, whose input population then has that shape).
 
         With feature layers the input trace is normalised (``alpha_t = 1 - decay_t``, so it
         approaches the input rate): Fede forcing compares ``sum_i w_i s_i`` with
@@ -226,29 +248,52 @@ class NetworkConfig(Section):
         cell = self.neuron
         lif = {"thresh": cell.thresh, "decay_v": cell.decay_v, "decay_t": cell.decay_t}
         alpha_t = 1.0 - cell.decay_t if features else 1.0
-        pre = source = IFNeuron(n_inputs, thresh=1.0, alpha_t=alpha_t, decay_t=cell.decay_t)
+        conv = any(f.kernel_size is not None for f in features)
+        if conv and input_shape is None:
+            raise ValueError(
+                "features: convolutional layers (kernel_size) need image observations, got a "
+                f"{n_inputs}-input code"
+            )
+        if conv and any(f.kernel_size is None for f in features[: _last_conv(features)]):
+            raise ValueError("features: convolutional layers must come before the dense ones")
+        shape = tuple(input_shape) if conv else (n_inputs,)
+        pre = source = IFNeuron(shape, thresh=1.0, alpha_t=alpha_t, decay_t=cell.decay_t)
         size = n_inputs
         for i, feat in enumerate(features):
-            post = FedeNeuron(feat.size, thresh=feat.thresh, tau_v=feat.tau_v, winners=feat.winners)
             name = "features" if len(features) == 1 else f"features{i}"
-            conn = Linear(size, feat.size, generator=generator)
+            if feat.kernel_size is not None:
+                pad = feat.kernel_size // 2 if feat.padding is None else feat.padding
+                conn = Conv2d(
+                    shape[0],
+                    feat.size,
+                    feat.kernel_size,
+                    input_size=shape[1:],
+                    stride=feat.stride,
+                    padding=pad,
+                    generator=generator,
+                )
+                shape = conn.post_shape
+            else:
+                conn = _dense(size, feat.size, shape, generator)
+                shape = (feat.size,)
+            post = FedeNeuron(shape, thresh=feat.thresh, tau_v=feat.tau_v, winners=feat.winners)
             net.add_layer(name, conn, pre, post, role="features")
             conn.reset_weights("constant", feat.w_init)
             if feat.w_spread > 0:
                 u = torch.rand(conn.weight.shape, generator=generator)
                 with torch.no_grad():
                     conn.weight.mul_(1.0 - feat.w_spread + 2.0 * feat.w_spread * u)
-            pre, size = post, feat.size
+            pre, size = post, math.prod(shape)
         skip = bool(features) and self.feature_skip  # the readout also sees the input code
 
         def add_skip(target) -> None:  # before the output layer: the policy reads the last one
-            conn = Linear(n_inputs, target.shape[0], generator=generator)
+            conn = _dense(n_inputs, target.shape[0], source.shape, generator)
             net.add_layer("skip", conn, source, target, role="readout")
 
         for i, hidden in enumerate(self.hidden_sizes):
             post = LIFNeuron(hidden, v_min=cell.v_min, **lif)
             net.add_layer(
-                f"hidden{i}", Linear(size, hidden, generator=generator), pre, post, role="readout"
+                f"hidden{i}", _dense(size, hidden, pre.shape, generator), pre, post, role="readout"
             )
             if skip and i == 0:
                 add_skip(post)
@@ -257,13 +302,23 @@ class NetworkConfig(Section):
         if skip and not self.hidden_sizes:
             add_skip(out)
         net.add_layer(
-            "output", Linear(size, n_outputs, generator=generator), pre, out, role="readout"
+            "output", _dense(size, n_outputs, pre.shape, generator), pre, out, role="readout"
         )
         for name in net.layer_state_dict(role="readout"):
             net.connections[name].reset_weights(
                 "normal", self.weight_init_mean, self.weight_init_std, generator=generator
             )
         return net
+
+
+def _dense(n_in: int, n_out: int, pre_shape: tuple[int, ...], generator: torch.Generator) -> Linear:
+    """A Linear layer from a population of any shape (maps are read flattened)."""
+    shape = tuple(pre_shape) if len(pre_shape) > 1 else None
+    return Linear(n_in, n_out, generator=generator, input_shape=shape)
+
+
+def _last_conv(features: tuple[FeatureLayerConfig, ...]) -> int:
+    return max((i for i, f in enumerate(features) if f.kernel_size is not None), default=-1)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ its own (one batched matmul instead of ``A`` small ones).
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable
 from typing import Literal
@@ -374,9 +375,12 @@ class Linear(Connection):
         delay: integer delay in steps, or an integer tensor ``(out, in)`` of per-synapse delays.
         weight: initial weight ``(out, in)``, a constant, or None for uniform on ``[0, 1)``.
         generator: random generator for the default initialisation.
+        input_shape: the presynaptic population's shape when it is not ``(in,)`` (e.g. the
+            ``(C, H, W)`` maps of a convolutional layer); its activity is flattened
+            (row-major, ``prod(input_shape) == in_features``) as it arrives.
 
     Shape:
-        spikes, trace: ``(B, in)`` -> current ``(B, out)``.
+        spikes, trace: ``(B, in)`` (or ``(B, *input_shape)``) -> current ``(B, out)``.
     """
 
     def __init__(
@@ -389,10 +393,18 @@ class Linear(Connection):
         generator: torch.Generator | None = None,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
+        input_shape: tuple[int, ...] | None = None,
     ) -> None:
         self.in_features = check_int("in_features", in_features, minimum=1)
         self.out_features = check_int("out_features", out_features, minimum=1)
-        self.pre_shape = (self.in_features,)
+        if input_shape is not None:
+            input_shape = check_shape("input_shape", input_shape)
+            if math.prod(input_shape) != self.in_features:
+                raise ValueError(
+                    f"input_shape {input_shape} holds {math.prod(input_shape)} neurons, not "
+                    f"in_features = {self.in_features}"
+                )
+        self.pre_shape = input_shape or (self.in_features,)
         self.post_shape = (self.out_features,)
         self.aligned_shape = (self.in_features,)
         super().__init__(
@@ -408,7 +420,7 @@ class Linear(Connection):
         return (self.out_features, self.in_features)
 
     def _align(self, x: Tensor) -> Tensor:
-        return x
+        return x if x.dim() == 2 else x.reshape(x.shape[0], -1)
 
     def _current(self, s: Tensor) -> Tensor:
         agents = self.n_agents

@@ -12,7 +12,7 @@ pytest.importorskip("minatar", reason="MinAtar is an optional extra: pip install
 
 
 class Frames(gym.Env):
-    """A tiny image env: a bright pixel to the left or right; the matching action pays 1."""
+    """A tiny image env: the left or the right half bright (axis 1); the matching action pays 1."""
 
     def __init__(self, shape=(6, 6, 3), dtype=np.uint8):
         high = 255 if dtype == np.uint8 else 1.0
@@ -22,7 +22,12 @@ class Frames(gym.Env):
 
     def _obs(self):
         obs = np.zeros(self.observation_space.shape, self.observation_space.dtype)
-        obs.reshape(-1)[0 if self._side == 0 else -1] = self.observation_space.high.flat[0]
+        half = obs.shape[1] // 2
+        bright = self.observation_space.high.flat[0]
+        if self._side == 0:
+            obs[:, :half] = bright
+        else:
+            obs[:, half:] = bright
         return obs
 
     def reset(self, *, seed=None, options=None):
@@ -86,3 +91,39 @@ def test_image_spaces_the_code_cannot_take_are_refused_by_name():
         MSTDPETAgent(Frames(), seed=0, device="cpu", overrides={"encoder.low": [0, 0]})
     with pytest.raises(ValueError, match="needs 'image'"):
         MSTDPETAgent(Frames(), seed=0, device="cpu", overrides={"encoder.type": "gaussian"})
+
+
+def test_convolutional_feature_layers_learn_save_and_load(tmp_path):
+    features = [{"size": 6, "kernel_size": 3}, {"size": 4, "kernel_size": 3, "stride": 2}]
+    agent = MSTDPETAgent(
+        Frames((8, 8, 2)), seed=0, device="cpu", overrides={"features": features, "n_envs": 2}
+    )
+    conns = agent.policy.network.connections
+    assert (conns["features0"].post_shape, conns["features1"].post_shape) == ((6, 8, 8), (4, 4, 4))
+    assert conns["skip"].pre_shape == (2, 8, 8) and conns["output"].pre_shape == (4, 4, 4)
+    before = {n: c.weight.clone() for n, c in conns.items()}
+    agent.learn(60)
+    assert all(float((c.weight - before[n]).abs().max()) > 0 for n, c in conns.items())
+    loaded = SpikingAgent.load(agent.save(tmp_path / "conv"), device="cpu")
+    for name, conn in conns.items():
+        assert torch.equal(loaded.policy.network.connections[name].weight, conn.weight)
+    obs = np.stack([Frames((8, 8, 2))._obs() for _ in range(3)])
+    np.testing.assert_array_equal(
+        loaded.predict(obs, deterministic=True)[0], agent.predict(obs, deterministic=True)[0]
+    )
+
+
+def test_convolutional_features_need_images_and_come_first():
+    with pytest.raises(
+        ValueError, match="convolutional layers \\(kernel_size\\) need image observations"
+    ):
+        MSTDPETAgent(
+            "CartPole-v1", device="cpu", overrides={"features": [{"size": 4, "kernel_size": 3}]}
+        )
+    dense_first = [{"size": 4}, {"size": 4, "kernel_size": 3}]
+    with pytest.raises(ValueError, match="convolutional layers must come before the dense ones"):
+        MSTDPETAgent(Frames(), device="cpu", overrides={"features": dense_first})
+    with pytest.raises(
+        ValueError, match="set kernel_size: stride and padding apply to convolutional layers only"
+    ):
+        MSTDPETAgent(Frames(), device="cpu", overrides={"features": [{"size": 4, "stride": 2}]})

@@ -244,3 +244,19 @@ def test_forward_shape_errors():
         c(torch.ones(2, 4), torch.ones(2, 4))
     with pytest.raises(ValueError, match="batch size 5 .* batch size 2"):
         c(torch.ones(5, 3), torch.ones(5, 3))
+
+
+def test_linear_reads_a_population_of_any_shape_flattened():
+    w = torch.arange(24.0).view(2, 12) / 10
+    flat = Linear(12, 2, weight=w)
+    maps = Linear(12, 2, weight=w, input_shape=(3, 2, 2))
+    assert maps.pre_shape == (3, 2, 2)
+    x = torch.rand(5, 3, 2, 2)
+    for conn in (flat, maps):
+        conn.reset_state(batch_size=5)
+    torch.testing.assert_close(maps(x, x), flat(x.reshape(5, 12), x.reshape(5, 12)))
+    assert maps.trace.shape == (5, 12)  # the rules see the flattened activity
+    with pytest.raises(
+        ValueError, match=r"input_shape \(3, 2, 3\) holds 18 neurons, not in_features = 12"
+    ):
+        Linear(12, 2, input_shape=(3, 2, 3))
