@@ -302,6 +302,9 @@ class TDCritic(Critic):
     def stack_agents(self, members: list[Critic]) -> None:
         if not all(isinstance(m, TDCritic) for m in members) or not members:
             raise ValueError("a population's TD critic stacks TDCritic members")
+        if len(members) == 1:  # a population of one is that one agent's critic
+            self.load_state_dict(members[0].state_dict())
+            return
         device = self.weight.device
         self.weight = torch.stack([m.weight for m in members]).to(device)
         self.bias = torch.stack([m.bias for m in members]).to(device)

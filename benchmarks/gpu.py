@@ -15,8 +15,9 @@ Sections (each point times ``--seconds`` of steady state after a warm-up):
   simulation steps, env step, critic and rule step per env step), env steps per second.
 * ``graphs``: one decision window (10 simulation steps with eligibility updates and the
   reward step) of the N1 network, eager against a captured CUDA graph replayed.
-* ``population``: the batched population of independent agents, once it exists (until then
-  the section says so instead of a number).
+* ``population``: ``AgentPopulation`` of 1 to 1024 independent CartPole agents
+  (``snn_rl/CartPole-v1``, 4 envs each, the tuned entry) training as one batch: total env
+  steps per second, and the time to build the population.
 
     bash benchmarks/gpu.sh                          # on the GPU machine: tests, then this
     python benchmarks/gpu.py --output docs/results/gpu
@@ -51,6 +52,7 @@ SIZES = {
         "agent_envs": [1_024, 16_384, 131_072],
         "graph_batches": [1, 64, 1024],
         "copy_mib": 1024,
+        "agents": [1, 32, 256, 1024],
     },
     "dry": {
         "n2_batches": [1, 4],
@@ -58,6 +60,7 @@ SIZES = {
         "agent_envs": [16],
         "graph_batches": [1],
         "copy_mib": 16,
+        "agents": [1, 2],
     },
 }
 GOALS = {
@@ -178,8 +181,30 @@ def graphs(device: torch.device, batches: list[int], seconds: float) -> list:
     return rows
 
 
-def population() -> dict:
-    return {"status": "not measured: the batched population of agents is not built yet"}
+def population(device: torch.device, sizes: list[int], seconds: float) -> list:
+    from snn_rl.agents import AgentPopulation
+
+    rows = []
+    for k in sizes:
+        start = time.perf_counter()
+        pop = AgentPopulation("snn_rl/CartPole-v1", list(range(k)), device=device)
+        built = time.perf_counter() - start
+        pop.learn(20)  # warm-up: allocator, kernels
+        sync(device)
+        start, before = time.perf_counter(), pop.num_timesteps
+        while time.perf_counter() - start < seconds:
+            pop.learn(20)
+        sync(device)
+        elapsed = time.perf_counter() - start
+        rows.append(
+            {
+                "agents": k,
+                "envs": pop.runner.n_envs,
+                "build_s": built,
+                "env_steps_per_s": (pop.num_timesteps - before) / elapsed,
+            }
+        )
+    return rows
 
 
 def to_markdown(result: dict) -> str:
@@ -224,7 +249,15 @@ def to_markdown(result: dict) -> str:
         )
         lines.append(f"| {r['batch']} | {r['eager_window_us']:.1f} | {graph} |")
     lines += ["", f"## Batched population ({GOALS['population']})", ""]
-    lines += [result["population"]["status"], ""]
+    lines += [
+        "| agents | envs | build (s) | env steps/s (all agents) |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {r['agents']} | {r['envs']:,} | {r['build_s']:.1f} | {r['env_steps_per_s']:.3g} |"
+        for r in result["population"]
+    ]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -259,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         "env": lambda: env(device, sizes["envs"], seconds),
         "agent": lambda: agent(device, sizes["agent_envs"], seconds),
         "graphs": lambda: graphs(device, sizes["graph_batches"], seconds),
-        "population": population,
+        "population": lambda: population(device, sizes["agents"], seconds),
     }
     failed = []
     for name, run in sections.items():

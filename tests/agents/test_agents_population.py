@@ -83,6 +83,16 @@ def test_members_train_their_budget_save_and_load_as_ordinary_agents(tmp_path):
     assert all(m.num_timesteps >= b + 100 for m, b in zip(pop.members, before, strict=True))
 
 
+def test_a_population_of_one_is_that_agent():
+    pop = AgentPopulation("Acrobot-v1", [5], device="cpu")
+    pop.learn(10_000, callbacks=[ConvertCallback(_StopAfter(20))])
+    alone = MSTDPETAgent("Acrobot-v1", seed=5, device="cpu")
+    alone.learn(10_000, callback=_StopAfter(20))
+    for name, conn in alone.policy.network.connections.items():
+        assert torch.equal(pop.members[0].policy.network.connections[name].weight, conn.weight)
+    assert torch.equal(pop.members[0].critic.weight, alone.critic.weight)
+
+
 def test_torch_native_envs_run_as_one_population():
     pop = AgentPopulation("snn_rl/CartPole-v1", [0, 1], device="cpu", n_envs=4)
     pop.learn(200)
