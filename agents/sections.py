@@ -349,7 +349,10 @@ class WindowConfig(Section):
 class RuleConfig(Section):
     """MSTDPET of the readout layers: ``E <- e_trace_decay * E + a_pre * x (x) z - a_post *
     s (x) y`` per simulation step, ``W <- clamp(W + lr * mean_b(delta_b E_b), w_min, w_max)``
-    per env step, with ``delta`` the critic's modulator."""
+    per env step, with ``delta`` the critic's modulator. ``zero_sum``: each step's change
+    loses its mean over the layer's neurons (per input weight), so what one action's
+    population gains the others lose and the readout can neither fall silent nor saturate
+    as a whole (``MSTDPET(zero_sum=True)``)."""
 
     a_pre: float = 1.0
     a_post: float = 0.0
@@ -357,6 +360,7 @@ class RuleConfig(Section):
     e_trace_decay: float = 0.97793
     w_min: float | None = -3.0
     w_max: float | None = 3.0
+    zero_sum: bool = False
 
     def validate(self) -> None:
         if self.lr < 0:
@@ -378,6 +382,7 @@ class RuleConfig(Section):
             w_min=self.w_min,
             w_max=self.w_max,
             per_env=True,
+            zero_sum=self.zero_sum,
         )
 
 

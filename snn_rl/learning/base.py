@@ -155,6 +155,9 @@ class LearningRule:
     """
 
     check_finite: bool = True
+    #: hyperparameters added after rule states were first saved, with the value that gives
+    #: the behaviour from before them: a saved state without one loads with that value
+    added_hyperparameters: dict[str, Any] = {}
     #: whether the rule trains connections holding one weight per agent of a population
     #: (:meth:`snn_rl.connections.Connection.stack_agents`), each from its own rows only
     supports_agents: bool = False
@@ -360,6 +363,8 @@ class LearningRule:
                     f", this rule has {list(group['layers'])}"
                 )
             hp = {k: v for k, v in saved.items() if k != "layers"}
+            for key, value in self.added_hyperparameters.items():
+                hp.setdefault(key, value)
             if set(hp) != set(self.defaults):
                 raise ValueError(
                     f"parameter group {i}: state_dict has hyperparameters {sorted(hp)}, "

@@ -52,6 +52,7 @@ class _RewardModulated(PairRule):
     """Shared machinery of MSTDP and MSTDPET: eligibility state, rewards, per-env resets."""
 
     supports_agents = True
+    added_hyperparameters = {"zero_sum": False}
 
     def __init__(
         self, layers: LayerMapping | Iterable[Mapping[str, Any]], defaults: dict, per_env: bool
@@ -217,7 +218,14 @@ class _RewardModulated(PairRule):
                 scale = group["lr"] * (
                     r.to(device=e.device, dtype=e.dtype) if isinstance(r, Tensor) else r
                 )
+            if group["zero_sum"]:  # dw may be E itself: a new tensor, never in place
+                dw = dw - dw.mean(dim=-2, keepdim=True)
             self._apply_delta(name, layer, group, dw, scale)
+
+    def _check_hyperparameters(self, group: dict[str, Any], given: set[str]) -> dict[str, Any]:
+        group = super()._check_hyperparameters(group, given)
+        group["zero_sum"] = check_bool("zero_sum", group["zero_sum"])
+        return group
 
 
 class MSTDPET(_RewardModulated):
@@ -239,6 +247,11 @@ class MSTDPET(_RewardModulated):
         w_min, w_max: optional bounds; weights are clamped after each step.
         per_env: keep E per env (``True``, default) or only its batch mean (``False``,
             faster, scalar rewards only); see :mod:`snn_rl.learning.mstdpet`.
+        zero_sum: remove from each step's change its mean over the postsynaptic neurons
+            (per input weight), so the layer's total weight onto its neurons never drifts:
+            what one neuron gains the others lose. A reward-modulated readout whose
+            modulator is mostly negative otherwise depresses every neuron it credits until
+            the layer falls silent.
 
     Shape:
         E (``rule.state[name]["e_trace"]``): ``(B, out, K)`` if ``per_env`` else ``(out, K)``,
@@ -271,6 +284,7 @@ class MSTDPET(_RewardModulated):
         w_min: float | None = None,
         w_max: float | None = None,
         per_env: bool = True,
+        zero_sum: bool = False,
     ) -> None:
         defaults = {
             "a_pre": a_pre,
@@ -280,6 +294,7 @@ class MSTDPET(_RewardModulated):
             "tau_e": tau_e,
             "w_min": w_min,
             "w_max": w_max,
+            "zero_sum": zero_sum,
         }
         super().__init__(layers, defaults, per_env)
 
@@ -328,8 +343,16 @@ class MSTDP(_RewardModulated):
         w_min: float | None = None,
         w_max: float | None = None,
         per_env: bool = True,
+        zero_sum: bool = False,
     ) -> None:
-        defaults = {"a_pre": a_pre, "a_post": a_post, "lr": lr, "w_min": w_min, "w_max": w_max}
+        defaults = {
+            "a_pre": a_pre,
+            "a_post": a_post,
+            "lr": lr,
+            "w_min": w_min,
+            "w_max": w_max,
+            "zero_sum": zero_sum,
+        }
         super().__init__(layers, defaults, per_env)
 
     def _decay(self, layer: Mapping[str, Any], group: dict[str, Any]) -> float:

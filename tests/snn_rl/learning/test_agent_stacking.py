@@ -114,3 +114,35 @@ def test_decoders_draw_each_agents_rows_from_its_own_generator():
         draw_rows(lambda rows, g: torch.rand(rows.stop - rows.start, generator=g), 5, gens)
     with pytest.raises(TypeError, match="generator must be a torch.Generator, a sequence"):
         EpsilonGreedyDecoder(3, epsilon=0.1, generator=[1, 2])
+
+
+@pytest.mark.parametrize("per_env", [True, False])
+def test_zero_sum_steps_keep_each_inputs_total_weight(per_env):
+    agents, n = 2, 3
+    net = _net(0)
+    net.stack_agents([_net(0), _net(1)])
+    net.reset_state(batch_size=agents * n)
+    rule = MSTDPET(
+        net.layer_state_dict(), lr=0.1, e_trace_decay=0.9, per_env=per_env, zero_sum=True
+    )
+    start = net.connections["fc"].weight.clone()
+    x = _inputs(20, agents * n)
+    for t in range(20):
+        net(x[t])
+        rule.update_state()
+        rule.step(torch.linspace(-1, 1, agents * n) if per_env else -0.7)
+    change = net.connections["fc"].weight - start
+    assert float(change.abs().max()) > 1e-3
+    torch.testing.assert_close(change.sum(dim=1), torch.zeros(agents, 6), atol=1e-5, rtol=0)
+
+
+def test_a_rule_state_saved_before_zero_sum_existed_loads_without_it():
+    net = _net(0)
+    net.reset_state(batch_size=2)
+    rule = MSTDPET(net.layer_state_dict(), lr=0.1, e_trace_decay=0.9)
+    state = rule.state_dict()
+    for group in state["param_groups"]:
+        del group["zero_sum"]
+    fresh = MSTDPET(net.layer_state_dict(), lr=0.5, e_trace_decay=0.9, zero_sum=True)
+    fresh.load_state_dict(state)
+    assert fresh.param_groups[0]["zero_sum"] is False and fresh.param_groups[0]["lr"] == 0.1
