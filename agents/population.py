@@ -15,14 +15,14 @@ as one agent, each a little larger. The agents stay independent:
 * exploration draws come from each agent's own generator, for its own rows, and the envs
   of agent ``a`` are reset with seeds from agent ``a``'s seed stream.
 
-So agent ``a`` of a population behaves as ``Agent(env_id, seed=seeds[a])`` run alone: with
-Gymnasium envs it draws the same random numbers and, up to float rounding of the batched
-matmuls, computes the same weights (tests/agents/test_agents_population.py). That holds
-where the population's envs are a Gymnasium ``SyncVectorEnv`` (or ``AsyncVectorEnv``), which
-seeds each env on its own; vector envs with one random stream for all their rows
-(CartPole-v1's native ``CartPoleVectorEnv``, the torch-native ``snn_rl/...`` envs) take one
-seed, so there the agents' episodes are independent draws of the same distribution, not
-the very episodes of a run alone.
+So agent ``a`` of a population behaves as ``Agent(env_id, seed=seeds[a])`` run alone: the
+batch steps each agent's own vector env (:class:`~snn_rl.envs.concat.ConcatVectorEnv`),
+reset with that agent's seeds, so the agent sees the very episodes of its run alone, draws
+the same random numbers and, up to float rounding of the batched matmuls, computes the same
+weights (tests/agents/test_agents_population.py). Torch-native vector envs (``snn_rl/...``
+ids, the GPU path) are instead one batch env of all rows with one random stream: there the
+agents' episodes are independent draws of the same distribution, not the very episodes of a
+run alone.
 
 Each member is an ordinary agent (``population.members[a]``, its own env, saved and loaded
 as any agent); between ``learn`` calls its weights are views of the population's stacked
@@ -38,7 +38,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from torch import Tensor, nn
@@ -48,6 +47,8 @@ from snn_rl._validation import check_int
 from snn_rl.agents.base import SpikingAgent
 from snn_rl.agents.diagnostics import EpisodeStats
 from snn_rl.agents.registry import agent_class
+from snn_rl.envs.concat import ConcatVectorEnv
+from snn_rl.envs.torch_vector import TorchVectorEnv
 
 __all__ = ["AgentPopulation"]
 
@@ -130,12 +131,22 @@ class AgentPopulation:
         self.n_envs = self.config.n_envs  # per agent
         self.env_id = env
         self.device = first.device
+        # each agent steps its own vector env (the batch concatenates them), so its episodes
+        # are the very ones of a run alone; torch-native envs (the GPU path) are one batch env
+        # of all rows instead, with one random stream
+        torch_native = isinstance(getattr(first.env, "unwrapped", first.env), TorchVectorEnv)
+        batch_env = env if torch_native else ConcatVectorEnv([m.env for m in self.members])
         self.runner = cls(
-            env,
+            batch_env,
             config=self.config.replace(n_envs=self.n_agents * self.n_envs),
             seed=seeds[0],
             verbose=verbose,
-            **common,
+            device=device,
+            **(
+                {"max_episode_steps": max_episode_steps, "env_kwargs": env_kwargs}
+                if torch_native
+                else {}
+            ),
         )
         self._stack()
         self.num_timesteps = 0  # env steps of all agents together
@@ -263,17 +274,15 @@ class AgentPopulation:
         self._clock_start = time.perf_counter()
 
     def _episode_seeds(self) -> int | list[int]:
-        """Env reset seeds: each agent draws one from its own seed stream, as alone; its
-        ``n`` envs get ``seed + i`` (Gymnasium's vector convention)."""
+        """Env reset seeds: each agent draws one from its own seed stream, as alone, and its
+        own vector env is reset with it (a torch-native batch env takes the first)."""
         drawn = [
             int(torch.randint(0, 2**31 - 1, (1,), generator=m._seed_generator))
             for m in self.members
         ]
-        if isinstance(
-            self.runner._driver.env, gym.vector.SyncVectorEnv | gym.vector.AsyncVectorEnv
-        ):
-            return [s + i for s in drawn for i in range(self.n_envs)]
-        return drawn[0]  # a vector env with one random stream for all rows takes one seed
+        if isinstance(self.runner._driver.env, ConcatVectorEnv):
+            return drawn
+        return drawn[0]  # a torch-native batch env: one random stream for all rows
 
     def _sync(self, episodes: Tensor) -> None:
         """Copy each agent's critic, eligibility and counters from the batch into its member."""
