@@ -20,6 +20,7 @@ from functools import partial
 import gymnasium as gym
 
 from .bandit import BanditEnv
+from .concat import ConcatVectorEnv
 from .driver import VecEnvDriver
 from .image_wrappers import EventFrames, PixelFrames
 from .reward_wrappers import RewardFunctionWrapper, VectorRewardFunctionWrapper
@@ -46,6 +47,7 @@ from .xor import XOREnv
 __all__ = [
     "REWARD_FUNCTIONS",
     "BanditEnv",
+    "ConcatVectorEnv",
     "EnvReward",
     "EventFrames",
     "FunctionReward",
