@@ -25,9 +25,17 @@ def test_gpu_script_dry_run_writes_every_section(tmp_path):
     assert all(r["step_us"] > 0 and r["x_bound"] > 0 for r in result["n2"])
     assert all(r["env_steps_per_s"] > 0 for r in result["env"] + result["agent"])
     assert result["graphs"][0]["graph"] == "CUDA graphs need a CUDA device"
-    assert "not built yet" in result["population"]["status"]
+    assert [r["agents"] for r in result["population"]] == [1, 2]
+    assert all(
+        r["env_steps_per_s"] > 0 and r["envs"] == 4 * r["agents"] for r in result["population"]
+    )
     md = (tmp_path / "gpu.md").read_text()
-    for title in ("N2 against the bandwidth bound", "Torch-native CartPole", "Agent loop"):
+    for title in (
+        "N2 against the bandwidth bound",
+        "Torch-native CartPole",
+        "Agent loop",
+        "Batched population",
+    ):
         assert title in md
     assert "skipped" in (tmp_path / "tests.txt").read_text()  # no CUDA here: gpu tests skip
 
