@@ -347,19 +347,15 @@ def _train_agent(args: argparse.Namespace, total: int | None):
 
     if args.resume is not None:
         env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs", names=True)
-        given = [
-            flag
-            for flag, value in (
-                ("--config", args.config),
-                ("--set", args.set),
-                ("--no-tuned", args.no_tuned),
-                ("--reward", args.reward),
-                ("--n-envs", args.n_envs),
-                ("--env-kwargs", env_kwargs),
-                ("--max-episode-steps", args.max_episode_steps),
-            )
-            if value
-        ]
+        given = _given_flags(
+            ("--config", args.config),
+            ("--set", args.set),
+            ("--no-tuned", args.no_tuned),
+            ("--reward", args.reward),
+            ("--n-envs", args.n_envs),
+            ("--env-kwargs", env_kwargs),
+            ("--max-episode-steps", args.max_episode_steps),
+        )
         if given:
             raise ValueError(
                 f"--resume continues the saved model as it was configured; drop {', '.join(given)}"
@@ -514,17 +510,18 @@ def _curve_callback(args, seed: int, output: Path, record=None, clock=None):
     return curve
 
 
+def _given_flags(*pairs: tuple[str, object]) -> list[str]:
+    """The flags of ``(flag, value)`` pairs that the user set (a value that is not empty)."""
+    return [flag for flag, value in pairs if value]
+
+
 def _check_seeds_flags(args: argparse.Namespace) -> None:
-    given = [
-        flag
-        for flag, value in (
-            ("--resume", args.resume),
-            ("--save-freq", args.save_freq),
-            ("--tensorboard-log", args.tensorboard_log),
-            ("--track", args.track),
-        )
-        if value
-    ]
+    given = _given_flags(
+        ("--resume", args.resume),
+        ("--save-freq", args.save_freq),
+        ("--tensorboard-log", args.tensorboard_log),
+        ("--track", args.track),
+    )
     if given:
         raise ValueError(
             f"--seeds trains a batched population, which does not take {', '.join(given)} yet; "

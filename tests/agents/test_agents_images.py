@@ -39,14 +39,6 @@ class Frames(gym.Env):
         return self._obs(), float(action == self._side), True, False, {}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_minatar_ids_train_save_load_and_evaluate(tmp_path):
     with pytest.warns(UserWarning, match="sets no time limit"):
         agent = MSTDPETAgent("MinAtar/Breakout-v1", seed=0, device="cpu", n_envs=2)

@@ -19,14 +19,6 @@ class _StopAfter:
         return self.calls < self.n
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # The batch steps each agent's own vector env (Acrobot: a SyncVectorEnv; CartPole: its
 # native vector env with one random stream), so agent a sees the episodes of its run alone.
 @pytest.mark.parametrize(
