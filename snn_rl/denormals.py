@@ -11,12 +11,15 @@ threshold) and removes the cost.
 
 :func:`flush_denormals` is the context (or decorator) the agents train and act in. It sets
 ``torch.set_flush_denormal(True)`` on entry and ``False`` when the outermost such block
-exits; blocks nest. torch offers no way to read the mode, so a caller that had turned it on
-itself finds it off afterwards. On CPUs without the instruction it does nothing.
+exits; blocks nest. The mode belongs to the calling thread (the CPU's floating-point control
+register), and so does the nesting count. torch offers no way to read the mode, so a caller
+that had turned it on itself finds it off afterwards. On CPUs without the instruction it
+does nothing.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,19 +27,20 @@ import torch
 
 __all__ = ["flush_denormals"]
 
-_depth = 0
+# the mode is the calling thread's floating-point control state, so the nesting depth is too
+_local = threading.local()
 
 
 @contextmanager
 def flush_denormals() -> Iterator[None]:
     """Run the block with subnormal floats flushed to zero (see the module docstring)."""
-    global _depth
-    if _depth == 0:
+    depth = getattr(_local, "depth", 0)
+    if depth == 0:
         torch.set_flush_denormal(True)
-    _depth += 1
+    _local.depth = depth + 1
     try:
         yield
     finally:
-        _depth -= 1
-        if _depth == 0:
+        _local.depth -= 1
+        if _local.depth == 0:
             torch.set_flush_denormal(False)
