@@ -324,9 +324,11 @@ def parse_assignments(items: Sequence[str], option: str, names: bool = False) ->
     return out
 
 
-def _new_agent_settings(args: argparse.Namespace, total: int | None):
-    """``(algo, overrides, budget, env_kwargs)`` of a new train run, from --config, --set, the
-    tuned entry and --total-timesteps."""
+def _new_agent_settings(args: argparse.Namespace, total: int | None) -> tuple[dict, int]:
+    """``(constructor keywords, budget)`` of a new train run: the agent's keyword arguments
+    that one agent and a population of them share (overrides from --config and --set, the
+    env and its keywords, device, ...), and the budget from --total-timesteps, the config
+    file or the tuned entry."""
     from snn_rl.agents.registry import tuned_settings
 
     env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs", names=True)
@@ -337,7 +339,17 @@ def _new_agent_settings(args: argparse.Namespace, total: int | None):
     total = next(
         (int(t) for t in (total, file_budget, tuned_budget) if t is not None), DEFAULT_TIMESTEPS
     )
-    return args.algo, overrides, total, env_kwargs
+    kwargs = {
+        "overrides": overrides,
+        "n_envs": args.n_envs,
+        "reward": args.reward,
+        "device": args.device,
+        "verbose": args.verbose,
+        "max_episode_steps": args.max_episode_steps,
+        "env_kwargs": env_kwargs,
+        "tuned": not args.no_tuned,
+    }
+    return kwargs, total
 
 
 def _train_agent(args: argparse.Namespace, total: int | None):
@@ -367,20 +379,10 @@ def _train_agent(args: argparse.Namespace, total: int | None):
             )
         agent.set_env(args.env_id)
         return agent, DEFAULT_TIMESTEPS if total is None else total
-    cls = agent_class(args.algo)
-    _, overrides, total, env_kwargs = _new_agent_settings(args, total)
-    agent = cls(
-        args.env_id,
-        overrides=overrides,
-        n_envs=args.n_envs,
-        reward=args.reward,
-        device=args.device,
-        seed=args.seed,
-        verbose=args.verbose,
-        tensorboard_log=None if args.tensorboard_log is None else str(args.tensorboard_log),
-        max_episode_steps=args.max_episode_steps,
-        env_kwargs=env_kwargs,
-        tuned=not args.no_tuned,
+    kwargs, total = _new_agent_settings(args, total)
+    tensorboard_log = None if args.tensorboard_log is None else str(args.tensorboard_log)
+    agent = agent_class(args.algo)(
+        args.env_id, seed=args.seed, tensorboard_log=tensorboard_log, **kwargs
     )
     return agent, total
 
@@ -535,20 +537,8 @@ def _train_seeds(args: argparse.Namespace, output: Path, plot: bool) -> int:
     from snn_rl.agents.population import AgentPopulation
     from snn_rl.agents.report import plot_curves
 
-    cls_name, overrides, total, env_kwargs = _new_agent_settings(args, args.total_timesteps)
-    pop = AgentPopulation(
-        args.env_id,
-        args.seeds,
-        agent=cls_name,
-        overrides=overrides,
-        n_envs=args.n_envs,
-        reward=args.reward,
-        device=args.device,
-        verbose=args.verbose,
-        max_episode_steps=args.max_episode_steps,
-        env_kwargs=env_kwargs,
-        tuned=not args.no_tuned,
-    )
+    kwargs, total = _new_agent_settings(args, args.total_timesteps)
+    pop = AgentPopulation(args.env_id, args.seeds, agent=args.algo, **kwargs)
     folders = [output / f"seed_{s}" for s in pop.seeds]
     for folder in folders:
         check_output_dir(folder, "--output")
