@@ -120,6 +120,10 @@ class SpikingAgent(ABC):
 
     algo_name: ClassVar[str] = ""  # the registry name, set by register_agent
     config_class: ClassVar[type[AgentConfig]] = AgentConfig
+    #: dotted configuration keys that may differ between the agents of one
+    #: :class:`~snn_rl.agents.AgentPopulation` (hyperparameter variants): settings that
+    #: change no tensor shape and no loop structure, which the parts hold one per agent
+    population_variants: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -462,7 +466,8 @@ class SpikingAgent(ABC):
         self.logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
         self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
-        self.logger.record("rollout/exploration_rate", self._exploration_rate)
+        rate = self._exploration_rate  # a float, or one per agent in a population
+        self.logger.record("rollout/exploration_rate", float(torch.as_tensor(rate).mean()))
         eligibility: dict[str, Tensor] = {}
         for learner in self.learners:
             learner.record(self.logger)

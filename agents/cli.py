@@ -258,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-jobs", type=_positive_int, default=1, help="trial processes sharing the storage"
     )
     tn.add_argument(
+        "--batch",
+        type=_positive_int,
+        default=1,
+        help="trials trained together as one batched population (they share the parameters "
+        "that change shapes, e.g. n_envs; default 1: each trial alone)",
+    )
+    tn.add_argument(
         "--storage",
         default=None,
         help="database URL of the study, e.g. sqlite:///study.db: reruns and other processes "
@@ -784,6 +791,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         max_episode_steps=args.max_episode_steps,
         device=args.device,
         verbose=not args.quiet,
+        batch=args.batch,
     )
     if result.best_number is None:
         raise RuntimeError(

@@ -115,6 +115,12 @@ def register_critic(
 CRITICS: dict[str, type[CriticConfig]] = CriticConfig.registry
 
 
+def _rows(value: float | Tensor, n: int) -> float | Tensor:
+    """A setting as it applies to agent-major rows: a float as it is, one value per agent
+    ``(A,)`` repeated for each of the agent's ``n`` rows."""
+    return value.repeat_interleave(n) if isinstance(value, Tensor) else value
+
+
 # ------------------------------------------------------------------------------ none
 class NoCritic(Critic):
     """The reward itself is the modulator (an explicit choice: not centred)."""
@@ -316,6 +322,20 @@ class TDCritic(Critic):
         traces = [m.e_trace for m in members]
         self.e_trace = None if any(t is None for t in traces) else torch.cat(traces).to(device)
         self.n_agents = len(members)
+        if any(m.normalize != self.normalize for m in members):
+            raise ValueError(
+                "the agents' TD critics differ in 'normalize'; it cannot vary by agent"
+            )
+        # settings on which the members differ become one value per agent, (A,)
+        for name in self.agent_settings:
+            values = [getattr(m, name) for m in members]
+            if any(v != values[0] for v in values):
+                setattr(self, name, torch.tensor(values, device=device, dtype=self.weight.dtype))
+            else:
+                setattr(self, name, values[0])
+
+    #: settings that may differ between the agents of a population (one value per agent)
+    agent_settings = ("gamma", "lam", "lr", "lr_bias", "norm_rate")
 
     def agent_state_dict(self, agent: int) -> dict[str, Any]:
         if self.n_agents == 1:
@@ -337,14 +357,19 @@ class TDCritic(Critic):
         """:meth:`__call__` for a population: the same updates, per agent's block of rows."""
         a = self.n_agents
         n = phi.shape[0] // a
+        # settings that vary by agent are (A,): per row for the row terms, per agent below
+        gamma = _rows(self.gamma, n)
+        trace_decay = _rows(self.gamma * self.lam, n)
+        lr = self.lr.unsqueeze(1) if isinstance(self.lr, Tensor) else self.lr
         value, value_next = self.value(phi), self.value(phi_next)
-        delta = reward + self.gamma * value_next * ~tr.terminated - value
+        delta = reward + gamma * value_next * ~tr.terminated - value
         delta = torch.where(tr.active, delta, 0.0)
         active = tr.active.unsqueeze(1)
-        self.e_trace = torch.where(active, self.gamma * self.lam * self.e_trace + phi, self.e_trace)
+        decay = trace_decay.unsqueeze(1) if isinstance(trace_decay, Tensor) else trace_decay
+        self.e_trace = torch.where(active, decay * self.e_trace + phi, self.e_trace)
         count = tr.active.view(a, n).sum(1).clamp(min=1)  # (A,)
         dw = torch.bmm(delta.view(a, 1, n), self.e_trace.view(a, n, -1)).view(a, -1)
-        self.weight = self.weight + self.lr / self._norm_sq * dw / count.unsqueeze(1)
+        self.weight = self.weight + lr / self._norm_sq * dw / count.unsqueeze(1)
         self.bias = self.bias + self.lr_bias * delta.view(a, n).sum(1) / count
         ended = (tr.terminated | tr.truncated) & tr.active
         self.e_trace = self.e_trace.masked_fill(ended.unsqueeze(1), 0.0)

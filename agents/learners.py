@@ -16,8 +16,10 @@ The agent loop calls every learner the same way:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from snn_rl.agents.sections import ScheduleConfig
@@ -58,6 +60,12 @@ class Learner:
     def record(self, logger: Any) -> None:
         """Write this learner's schedule values to an SB3 logger."""
 
+    def vary_by_agent(self, members: Sequence[Learner]) -> list[str]:
+        """Run each agent of a population with the settings of its own learner
+        (``members[a]``, agent ``a`` alone); returns what differs between them. See
+        :meth:`snn_rl.learning.LearningRule.vary_by_agent`."""
+        return self.rule.vary_by_agent([m.rule for m in members])
+
 
 class ReadoutLearner(Learner):
     """A reward-modulated rule: ``update_state`` per simulation step, ``step(signal)`` per
@@ -79,6 +87,15 @@ class ReadoutLearner(Learner):
         self.schedule = schedule or ScheduleConfig()
         self.initial_lr = rule.param_groups[0]["lr"]
         self.credit = credit
+        self._agent_schedules: list[tuple[ScheduleConfig, float]] | None = None
+
+    def vary_by_agent(self, members: Sequence[Learner]) -> list[str]:
+        varied = super().vary_by_agent(members)
+        self.initial_lr = self.rule.param_groups[0]["lr"]
+        if any(m.schedule != members[0].schedule for m in members):  # type: ignore[attr-defined]
+            self._agent_schedules = [(m.schedule, m.initial_lr) for m in members]  # type: ignore[attr-defined]
+            varied.append("schedule")
+        return varied
 
     def after_sim_step(self, window: str) -> None:
         if window == "decision" and self.credit == "feedback":
@@ -87,14 +104,23 @@ class ReadoutLearner(Learner):
             self.rule.update_state()
 
     def after_env_step(self, signal: Tensor, progress: float) -> None:
-        lr = self.schedule.lr(self.initial_lr, progress)
+        if self._agent_schedules is not None:  # one schedule per agent: (A,) rates
+            rates = [s.lr(lr0, progress) for s, lr0 in self._agent_schedules]
+            rates = [
+                lr0 if r is None else r
+                for r, (_, lr0) in zip(rates, self._agent_schedules, strict=True)
+            ]
+            lr: Any = torch.tensor(rates, device=signal.device)
+        else:  # a float or one rate per agent, (A,): both anneal by the same arithmetic
+            lr = self.schedule.lr(self.initial_lr, progress)
         if lr is not None:
             for group in self.rule.param_groups:
                 group["lr"] = lr
         self.rule.step(signal)
 
     def record(self, logger: Any) -> None:
-        logger.record("train/learning_rate", self.rule.param_groups[0]["lr"])
+        lr = self.rule.param_groups[0]["lr"]
+        logger.record("train/learning_rate", float(lr.mean()) if isinstance(lr, Tensor) else lr)
 
 
 class FeatureLearner(Learner):

@@ -98,6 +98,28 @@ class MSTDPETAgent(SpikingAgent):
 
     config_class = MSTDPETConfig
     config: MSTDPETConfig
+    population_variants = (
+        "network.weight_init_mean",  # initial weights only: each member draws its own
+        "network.weight_init_std",
+        "windows.feedback_current",
+        "rule.lr",
+        "rule.a_pre",
+        "rule.a_post",
+        "rule.e_trace_decay",
+        "rule.w_min",
+        "rule.w_max",
+        "schedule.lr_final",
+        "schedule.lr_fraction",
+        "critic.gamma",
+        "critic.lam",
+        "critic.lr",
+        "critic.lr_bias",
+        "critic.init_value",  # the initial bias only
+        "critic.norm_rate",
+        "exploration.initial_eps",
+        "exploration.final_eps",
+        "exploration.fraction",
+    )
 
     @classmethod
     def task_defaults(cls, task: TaskInfo) -> list[Choice]:

@@ -21,7 +21,7 @@ counts of every step), used by ``predict``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import gymnasium as gym
 import torch
@@ -89,14 +89,23 @@ class Exploration:
         if self._decoder is not None:
             self._decoder.generator = self.generator
 
-    def discrete_action(self, counts: Tensor, tie_break: Tensor, rate: float) -> Tensor:
+    def vary_by_agent(self, schedules: Sequence[Callable[[float], float]]) -> None:
+        """One schedule per agent of a population: :attr:`rate` then gives a ``(A,)`` tensor
+        (agent ``a``'s rate at ``a``), applied to each agent's block of agent-major rows."""
+        schedules = list(schedules)
+        self.rate = lambda progress: torch.tensor([s(progress) for s in schedules])
+
+    def discrete_action(self, counts: Tensor, tie_break: Tensor, rate: float | Tensor) -> Tensor:
         """Discrete: the exploratory action of output counts ``(B, n_out)``."""
         if isinstance(self._decoder, EpsilonGreedyDecoder):
-            self._decoder.epsilon = rate
+            self._decoder.epsilon = _per_row(rate, counts)
         return self._decoder(counts, tie_break)
 
-    def box_action(self, greedy: Tensor, low: Tensor, high: Tensor, rate: float) -> Tensor:
+    def box_action(self, greedy: Tensor, low: Tensor, high: Tensor, rate: float | Tensor) -> Tensor:
         """Box: the greedy action ``(B, action_dim)`` plus clipped Gaussian noise."""
+        rate = _per_row(rate, greedy)
+        if isinstance(rate, Tensor):
+            rate = rate.unsqueeze(1)
         noise = draw_rows(
             lambda rows, g: torch.randn(
                 (rows.stop - rows.start, *greedy.shape[1:]), generator=g, device=greedy.device
@@ -105,6 +114,15 @@ class Exploration:
             self.generator,
         )
         return torch.clamp(greedy + rate * (high - low) * noise, low, high)
+
+
+def _per_row(value: float | Tensor, rows: Tensor) -> float | Tensor:
+    """A float as it is; one value per agent ``(A,)`` repeated over each agent's block of
+    the agent-major rows of ``rows`` ``(B, ...)``, on its device."""
+    if not isinstance(value, Tensor):
+        return value
+    per_row = value.to(device=rows.device, dtype=torch.get_default_dtype())
+    return per_row.repeat_interleave(rows.shape[0] // len(value))
 
 
 class SpikingPolicy(nn.Module):
@@ -214,7 +232,9 @@ class SpikingPolicy(nn.Module):
         Shape:
             action: ``(B,)`` long (Discrete) or ``(B, action_dim)`` -> ``(B, n_out)``.
         """
-        c = self.feedback_current
+        c = _per_row(self.feedback_current, action)  # a float, or one per agent (population)
+        if isinstance(c, Tensor):
+            c = c.unsqueeze(1)
         if self.discrete:
             chosen = torch.nn.functional.one_hot(action.long(), self.n_actions)
             chosen = chosen.to(self.output.v.dtype).repeat_interleave(self.pop_size, dim=1)

@@ -15,6 +15,16 @@ as one agent, each a little larger. The agents stay independent:
 * exploration draws come from each agent's own generator, for its own rows, and the envs
   of agent ``a`` are reset with seeds from agent ``a``'s seed stream.
 
+Hyperparameter variants (``variants=``, one overrides mapping per agent) may change what
+the agent class lists in ``population_variants``: settings that change no tensor shape and
+no loop structure (for :class:`~snn_rl.agents.MSTDPETAgent`: the readout rule's lr, a_pre,
+a_post, e_trace_decay and bounds, its schedule, the TD critic's gamma, lam, learning rates
+and initial value, the exploration schedule, the efference current, the initial weight
+distribution). The parts then hold such a setting as one value per agent, a ``(A,)``
+tensor applied to each agent's block of rows (:meth:`LearningRule.vary_by_agent
+<snn_rl.learning.LearningRule.vary_by_agent>`), so a grid of 10 seeds x 4 learning rates
+is one batch of 40 agents.
+
 So agent ``a`` of a population behaves as ``Agent(env_id, seed=seeds[a])`` run alone: the
 batch steps each agent's own vector env (:class:`~snn_rl.envs.concat.ConcatVectorEnv`),
 reset with that agent's seeds, so the agent sees the very episodes of its run alone, draws
@@ -45,12 +55,22 @@ from torch import Tensor, nn
 from snn_rl import flush_denormals
 from snn_rl._validation import check_int
 from snn_rl.agents.base import SpikingAgent
+from snn_rl.agents.config import ConfigError
 from snn_rl.agents.diagnostics import EpisodeStats
 from snn_rl.agents.registry import agent_class
 from snn_rl.envs.concat import ConcatVectorEnv
 from snn_rl.envs.torch_vector import TorchVectorEnv
 
-__all__ = ["AgentPopulation"]
+__all__ = ["AgentPopulation", "VariantError"]
+
+
+class VariantError(ConfigError):
+    """An invalid configuration of one variant of a population; ``agent`` is its index
+    (the message names ``variants[agent]`` and the field)."""
+
+    def __init__(self, agent: int, error: ConfigError) -> None:
+        super().__init__(error.within(f"variants[{agent}]").path, error.message)
+        self.agent = agent
 
 
 class AgentPopulation:
@@ -58,17 +78,23 @@ class AgentPopulation:
 
     Args:
         env: a Gymnasium env id (each agent gets ``n_envs`` envs of it).
-        seeds: one seed per agent (distinct ints >= 0).
+        seeds: one seed per agent (ints >= 0; distinct unless ``variants`` tell the agents
+            apart).
         agent: a registered agent name ("mstdpet") or a :class:`SpikingAgent` subclass.
         config, overrides, n_envs, reward, max_episode_steps, env_kwargs, tuned: as for the
             agent class; every member gets the same resolved configuration.
+        variants: one overrides mapping per agent, applied after ``overrides``: agent ``a``
+            is configured as the agent class with ``overrides`` and then ``variants[a]``.
+            They may change only the keys of the class's ``population_variants``.
         device: "auto", "cpu", "cuda", ...
         verbose: 0 silent, 1 training logs (of the whole population) on stdout.
 
     Raises:
-        ValueError: no seeds, repeated seeds, or a configuration whose parts cannot run as a
-            population (feature layers trained by FedeSTDP, the spiking critic, a shared-mean
-            RPE critic, Conv2d connections): the message names the part.
+        ValueError: no seeds, repeated seeds (without variants), a variant that changes a
+            key outside ``population_variants`` (named), or a configuration whose parts
+            cannot run as a population (feature layers trained by FedeSTDP, the spiking
+            critic, a shared-mean RPE critic, Conv2d connections): the message names the
+            part.
 
     Example:
         >>> pop = AgentPopulation("CartPole-v1", seeds=[0, 1, 2], device="cpu")
@@ -92,6 +118,7 @@ class AgentPopulation:
         max_episode_steps: int | None = None,
         env_kwargs: Mapping[str, Any] | None = None,
         tuned: bool = True,
+        variants: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         if not isinstance(env, str):
             raise TypeError(
@@ -108,24 +135,31 @@ class AgentPopulation:
         seeds = [check_int("seeds[i]", s, minimum=0) for s in seeds]
         if not seeds:
             raise ValueError("seeds is empty; give one seed per agent")
-        if len(set(seeds)) != len(seeds):
+        variants = _check_variants(variants, len(seeds))
+        if variants is None and len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds must be distinct (each agent its own), got {seeds}")
         common = dict(device=device, max_episode_steps=max_episode_steps, env_kwargs=env_kwargs)
-        first = cls(
-            env,
-            config=config,
-            overrides=overrides,
-            n_envs=n_envs,
-            reward=reward,
-            seed=seeds[0],
-            tuned=tuned,
-            verbose=verbose,
-            **common,
-        )
-        self.config = first.config
-        self.members: list[SpikingAgent] = [first] + [
-            cls(env, config=self.config, seed=s, **common) for s in seeds[1:]
-        ]
+        shared = dict(n_envs=n_envs, reward=reward, tuned=tuned, **common)
+
+        def build(a: int, **extra: Any) -> SpikingAgent:
+            own = {**dict(overrides or {}), **dict(variants[a])} if variants else overrides
+            try:
+                return cls(env, config=config, overrides=own, seed=seeds[a], **shared, **extra)
+            except ConfigError as err:
+                if not variants:
+                    raise
+                raise VariantError(a, err) from None
+
+        first = build(0, verbose=verbose)
+        self.config = first.config  # the first agent's; variants differ from it as listed
+        if variants is None:  # one configuration: resolved once
+            self.members: list[SpikingAgent] = [first] + [
+                cls(env, config=self.config, seed=s, **common) for s in seeds[1:]
+            ]
+        else:
+            self.members = [first] + [build(a) for a in range(1, len(seeds))]
+        self.varied = _check_configs(cls, [m.config for m in self.members])
+        self.variants = None if variants is None else [dict(v) for v in variants]
         self.seeds = seeds
         self.n_agents = len(seeds)
         self.n_envs = self.config.n_envs  # per agent
@@ -166,10 +200,17 @@ class AgentPopulation:
                 )
         runner.policy.network.stack_agents([m.policy.network for m in members])
         runner.policy.network.reset_state(batch_size=runner.n_envs)
-        for learner in runner.learners:
+        for a, learner in enumerate(runner.learners):
+            learner.vary_by_agent([m.learners[a] for m in members])
             learner.reset()
         runner.critic.stack_agents([m.critic for m in members])
         runner.policy.exploration.use_generators([m.generator for m in members])
+        if any(m.config.exploration != self.config.exploration for m in members):
+            runner.policy.exploration.vary_by_agent([m.policy.exploration.rate for m in members])
+            runner._exploration_rate = runner.policy.exploration.rate(0.0)
+        currents = [m.policy.feedback_current for m in members]
+        if any(c != currents[0] for c in currents):
+            runner.policy.feedback_current = torch.tensor(currents)
         self._share_weights()
 
     def _share_weights(self) -> None:
@@ -292,16 +333,22 @@ class AgentPopulation:
             for ours, theirs in zip(runner.learners, member.learners, strict=True):
                 theirs.load_state_dict(_agent_rule_state(ours, a, self.n_agents))
             member._episodes += int(episodes[a])
-            member._exploration_rate = runner._exploration_rate
+            rate = runner._exploration_rate
+            member._exploration_rate = float(rate[a]) if isinstance(rate, Tensor) else rate
 
     # ------------------------------------------------------------------------- saving
     def save(
         self, folder: str | os.PathLike, name: Callable[[int], str] | None = None
     ) -> list[Path]:
         """Save every member as an ordinary checkpoint, ``folder/seed_<seed>.zip`` (or
-        ``name(seed)``); returns the paths."""
+        ``name(seed)``; when seeds repeat, variants: ``agent_<a>_seed_<seed>.zip``); returns
+        the paths."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        if name is None and len(set(self.seeds)) != len(self.seeds):
+            return [
+                m.save(folder / f"agent_{a}_seed_{m.seed}.zip") for a, m in enumerate(self.members)
+            ]
         name = name or (lambda seed: f"seed_{seed}.zip")
         return [m.save(folder / name(m.seed)) for m in self.members]
 
@@ -312,9 +359,62 @@ class AgentPopulation:
         )
 
 
+def _check_variants(
+    variants: Sequence[Mapping[str, Any]] | None, n_agents: int
+) -> list[Mapping[str, Any]] | None:
+    if variants is None:
+        return None
+    if isinstance(variants, str | bytes | Mapping) or not isinstance(variants, Sequence):
+        raise TypeError(
+            f"variants must be a list of overrides mappings, one per agent, got "
+            f"{type(variants).__name__}"
+        )
+    if len(variants) != n_agents:
+        raise ValueError(
+            f"variants must hold one overrides mapping per agent ({n_agents} seeds), got "
+            f"{len(variants)}"
+        )
+    for i, v in enumerate(variants):
+        if not isinstance(v, Mapping):
+            raise TypeError(f"variants[{i}] must be an overrides mapping, got {type(v).__name__}")
+    return list(variants)
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A configuration's plain data as ``dotted key -> value`` (lists kept whole)."""
+    if not isinstance(tree, Mapping):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _check_configs(cls: type[SpikingAgent], configs: list[Any]) -> list[str]:
+    """The keys on which the members' configurations differ; each must be one the agent
+    class can hold per agent (``population_variants``)."""
+    flat = [_flat(c.to_dict()) for c in configs]
+    keys = sorted({k for f in flat for k in f})
+    varied = [k for k in keys if any(f.get(k) != flat[0].get(k) for f in flat)]
+    fixed = [k for k in varied if k not in cls.population_variants]
+    if fixed:
+        values = {k: [f.get(k) for f in flat] for k in fixed}
+        raise ValueError(
+            f"the agents' variants differ in {fixed} ({values}), which a population cannot "
+            f"hold per agent (they change a shape or the loop); {cls.__name__} can vary "
+            f"{list(cls.population_variants) or 'nothing but the seed'}"
+        )
+    return varied
+
+
 def _agent_rule_state(learner: Any, agent: int, agents: int) -> dict[str, Any]:
-    """One agent's share of a population learner's rule state (E rows or E block)."""
+    """One agent's share of a population learner's rule state (E rows or E block), with
+    its own value of any hyperparameter that varies by agent."""
     state = learner.state_dict()
+    state["param_groups"] = [
+        {k: float(v[agent]) if isinstance(v, Tensor) else v for k, v in group.items()}
+        for group in state["param_groups"]
+    ]
     per_env = getattr(learner.rule, "per_env", True)
     out = {}
     for layer, tensors in state["state"].items():

@@ -43,6 +43,7 @@ from snn_rl._validation import check_bool, check_int
 from snn_rl.agents.callbacks import BaseCallback
 from snn_rl.agents.config import ConfigError
 from snn_rl.agents.evaluation import evaluate
+from snn_rl.agents.population import AgentPopulation, VariantError
 from snn_rl.agents.registry import agent_class, tuned_settings
 from snn_rl.agents.study import (
     EVAL_SEED_OFFSET,
@@ -85,11 +86,16 @@ class _TrialEvaluation(BaseCallback):
 
     reads_step_locals = False
 
-    def __init__(self, trial: optuna.Trial, spec: TuneSpec) -> None:
+    def __init__(
+        self, trial: optuna.Trial, spec: TuneSpec, batch: list[_TrialEvaluation] | None = None
+    ) -> None:
         super().__init__()
         self.trial, self.spec = trial, spec
         self.next_step = spec.eval_freq
         self.pruned = False
+        # in a batch (one population), a pruned trial stops evaluating but the batch goes on
+        # until every trial in it is pruned
+        self.batch = batch
 
     def evaluate_at(self, model: Any, step: int) -> float:
         spec = self.spec
@@ -107,6 +113,8 @@ class _TrialEvaluation(BaseCallback):
         return mean
 
     def _on_step(self) -> bool:
+        if self.pruned:  # only in a batch: the others still train
+            return not all(e.pruned for e in self.batch or [self])
         now, freq = self.model.num_timesteps, self.spec.eval_freq
         if now < self.next_step:
             return True
@@ -119,7 +127,7 @@ class _TrialEvaluation(BaseCallback):
             reason = f"{self.spec.pruner} pruner at step {step} (mean return {mean:.4g})"
             self.trial.set_user_attr("reason", reason)
             self.pruned = True
-            return False
+            return self.batch is not None and not all(e.pruned for e in self.batch)
         return True
 
 
@@ -155,6 +163,100 @@ def run_trial(spec: TuneSpec, trial: optuna.Trial) -> float:
     return evaluation.evaluate_at(agent, spec.n_timesteps)
 
 
+def run_batch(spec: TuneSpec, study: optuna.Study, size: int) -> list[optuna.trial.FrozenTrial]:
+    """``size`` trials trained as one :class:`~snn_rl.agents.AgentPopulation` (one batched
+    program), told to the study; returns them finished.
+
+    The first trial samples the whole search space; the others are enqueued with its values
+    of every parameter that a population cannot vary by agent (those not in the agent
+    class's ``population_variants``; search-space parameters are named by their dotted
+    configuration keys) and sample the rest. Trials that still differ in such a parameter
+    (another process sharing the storage took an enqueued one) train as a population of
+    their own. Each trial is evaluated and pruned on its own; pruned trials train on until
+    every trial of their population is pruned. A configuration error prunes its trial only;
+    NaN or inf in training prunes its population (which cannot tell whose weights they were).
+    """
+    cls = agent_class(spec.algo)
+    first = study.ask()
+    asked = [(first, dict(cls.search_space(first)))]
+    shared = {k: v for k, v in first.params.items() if k not in cls.population_variants}
+    for _ in range(size - 1):
+        study.enqueue_trial(shared, skip_if_exists=False)
+        trial = study.ask()
+        asked.append((trial, dict(cls.search_space(trial))))
+    groups: dict[str, list[tuple[optuna.Trial, dict[str, Any]]]] = {}
+    for trial, variant in asked:
+        key = repr(
+            sorted((k, v) for k, v in trial.params.items() if k not in cls.population_variants)
+        )
+        groups.setdefault(key, []).append((trial, variant))
+    finished: list[optuna.trial.FrozenTrial] = []
+    for group in groups.values():
+        finished.extend(_run_population(spec, study, cls, group))
+    return finished
+
+
+def _run_population(
+    spec: TuneSpec, study: optuna.Study, cls: type, group: list[tuple[optuna.Trial, dict]]
+) -> list[optuna.trial.FrozenTrial]:
+    """Train trials that differ only in ``population_variants`` as one population."""
+    optuna = require_optuna()
+    trials = [trial for trial, _ in group]
+    variants = [variant for _, variant in group]
+    finished: list[optuna.trial.FrozenTrial] = []
+
+    def tell(trial: optuna.Trial, value: float | None, reason: str | None = None) -> None:
+        if reason is not None:
+            trial.set_user_attr("reason", reason)
+        if value is None:
+            finished.append(study.tell(trial, state=optuna.trial.TrialState.PRUNED))
+        else:
+            finished.append(study.tell(trial, value))
+
+    pop = None
+    while trials and pop is None:
+        try:
+            pop = AgentPopulation(
+                spec.env_id,
+                [spec.seed] * len(trials),
+                agent=cls,
+                variants=variants,
+                device=spec.device,
+                max_episode_steps=spec.max_episode_steps,
+                tuned=spec.tuned,
+            )
+        except VariantError as err:  # that trial's configuration only
+            tell(trials.pop(err.agent), None, f"invalid configuration: {err}")
+            variants.pop(err.agent)
+        except ConfigError as err:  # one that every trial shares
+            for trial in trials:
+                tell(trial, None, f"invalid configuration: {err}")
+            trials = []
+    if pop is None:
+        return finished
+    batch: list[_TrialEvaluation] = []
+    batch.extend(_TrialEvaluation(trial, spec, batch) for trial in trials)
+    for trial, member in zip(trials, pop.members, strict=True):
+        trial.set_user_attr("config", member.config.to_dict())
+        trial.set_user_attr("seed", spec.seed)
+        trial.set_user_attr("batch", len(trials))
+    try:
+        pop.learn(spec.n_timesteps, callbacks=batch)
+    except NonFiniteError as err:
+        for trial in trials:
+            tell(trial, None, f"NaN or inf in training (a population of {len(trials)}): {err}")
+        return finished
+    for trial, member, evaluation in zip(trials, pop.members, batch, strict=True):
+        if evaluation.pruned:
+            tell(trial, None)
+            continue
+        try:
+            tell(trial, evaluation.evaluate_at(member, spec.n_timesteps))
+        except optuna.TrialPruned:  # a non-finite final evaluation (its reason is set)
+            tell(trial, None)
+    return finished
+
+
 def _print_trial(spec: TuneSpec, trial: optuna.trial.FrozenTrial) -> None:
     value = "" if trial.value is None else f" value {trial.value:.4g}"
     took = trial.duration.total_seconds() if trial.duration is not None else 0.0
@@ -170,8 +272,11 @@ def _print_trial(spec: TuneSpec, trial: optuna.trial.FrozenTrial) -> None:
     )
 
 
-def _optimize(study: optuna.Study, spec: TuneSpec, n_trials: int, output: str | None) -> None:
-    """Run ``n_trials`` trials of ``study`` here, one torch thread, files after each."""
+def _optimize(
+    study: optuna.Study, spec: TuneSpec, n_trials: int, output: str | None, batch: int = 1
+) -> None:
+    """Run ``n_trials`` trials of ``study`` here, one torch thread, files after each (after
+    each batch of ``batch`` trials trained as one population, when ``batch > 1``)."""
 
     def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if spec.verbose:
@@ -182,7 +287,15 @@ def _optimize(study: optuna.Study, spec: TuneSpec, n_trials: int, output: str | 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        study.optimize(lambda t: run_trial(spec, t), n_trials=n_trials, callbacks=[after_trial])
+        if batch == 1:
+            study.optimize(lambda t: run_trial(spec, t), n_trials=n_trials, callbacks=[after_trial])
+            return
+        done = 0
+        while done < n_trials:
+            size = min(batch, n_trials - done)
+            for trial in run_batch(spec, study, size):
+                after_trial(study, trial)
+            done += size
     finally:
         torch.set_num_threads(threads)
 
@@ -195,6 +308,7 @@ class _Job:
     worker: int
     n_existing: int
     output: str | None
+    batch: int = 1
 
 
 def _worker(job: _Job) -> int:
@@ -202,7 +316,7 @@ def _worker(job: _Job) -> int:
     optuna = require_optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(job.spec, open_storage(job.storage), job.worker, job.n_existing)
-    _optimize(study, job.spec, job.n_trials, job.output)
+    _optimize(study, job.spec, job.n_trials, job.output, job.batch)
     return job.n_trials
 
 
@@ -283,6 +397,7 @@ def tune(
     max_episode_steps: int | None = None,
     device: str = "cpu",
     verbose: bool = True,
+    batch: int = 1,
 ) -> TuneResult:
     """Run (or continue) a study of ``n_trials`` more trials; write its files to ``output``.
 
@@ -307,6 +422,9 @@ def tune(
         max_episode_steps: episode cap of training and evaluation envs.
         device: torch device of every trial.
         verbose: print a line per finished trial.
+        batch: trials trained together as one batched population (:func:`run_batch`): they
+            share the parameters that change shapes or the loop and sample the rest. 1: each
+            trial alone.
 
     Returns:
         A :class:`TuneResult`; its ``study`` is the study with every trial (in memory
@@ -338,14 +456,16 @@ def tune(
         )
         n_trials = check_int("n_trials", n_trials, minimum=1)
         n_jobs = check_int("n_jobs", n_jobs, minimum=1)
+        batch = check_int("batch", batch, minimum=1)
         out = None if output is None else Path(output)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
         if storage is not None or n_jobs == 1:
-            return _run_study(spec, storage, n_trials, n_jobs, out)
+            return _run_study(spec, storage, n_trials, n_jobs, out, batch=batch)
         scratch = tempfile.mkdtemp(prefix="snn-rl-tune-")
         try:
-            return _run_study(spec, f"sqlite:///{scratch}/study.db", n_trials, n_jobs, out, True)
+            url = f"sqlite:///{scratch}/study.db"
+            return _run_study(spec, url, n_trials, n_jobs, out, True, batch=batch)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -357,6 +477,7 @@ def _run_study(
     n_jobs: int,
     out: Path | None,
     to_memory: bool = False,
+    batch: int = 1,
 ) -> TuneResult:
     """Open (or create) the study, run the trials here or in workers, write the files."""
     optuna = require_optuna()
@@ -365,10 +486,10 @@ def _run_study(
     check_study(study, spec)
     where = None if out is None else str(out)
     if n_jobs == 1:
-        _optimize(study, spec, n_trials, where)
+        _optimize(study, spec, n_trials, where, batch)
     else:
         n_existing = len(study.get_trials(deepcopy=False))
-        _run_workers(spec, url, n_trials, n_jobs, n_existing=n_existing, output=where)
+        _run_workers(spec, url, n_trials, n_jobs, n_existing=n_existing, output=where, batch=batch)
         study = optuna.load_study(study_name=spec.study_name, storage=backend)
     if to_memory:  # a temporary storage: hand back an in-memory study, as for n_jobs=1
         memory = optuna.storages.InMemoryStorage()

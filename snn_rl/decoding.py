@@ -234,7 +234,8 @@ class EpsilonGreedyDecoder(_PopulationDecoder):
 
     Args:
         n_actions: number of actions (populations).
-        epsilon: exploration probability in ``[0, 1]``; settable (exploration schedules).
+        epsilon: exploration probability in ``[0, 1]``; settable (exploration schedules),
+            also to a ``(B,)`` tensor of one probability per row.
         generator: random generator on the counts' device (None: torch's global RNG), or
             one per agent of a population (agent-major rows, each block from its own).
         pop_size: population size; when given, the counts' width is checked exactly.
@@ -261,7 +262,15 @@ class EpsilonGreedyDecoder(_PopulationDecoder):
         return self._epsilon
 
     @epsilon.setter
-    def epsilon(self, value: float) -> None:
+    def epsilon(self, value: float | Tensor) -> None:
+        if isinstance(value, Tensor):  # one probability per row (a population's agents)
+            if value.dim() != 1 or not bool(((value >= 0) & (value <= 1)).all()):
+                raise ValueError(
+                    f"epsilon must be a float or a (B,) tensor of probabilities in [0, 1], got "
+                    f"{value}"
+                )
+            self._epsilon = value
+            return
         self._epsilon = check_in_range("epsilon", value, 0.0, 1.0)
 
     def forward(self, counts: Tensor, tie_break: Tensor | None = None) -> Tensor:

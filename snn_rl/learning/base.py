@@ -14,7 +14,7 @@ whenever a learning signal arrives.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import torch
@@ -161,6 +161,9 @@ class LearningRule:
     #: whether the rule trains connections holding one weight per agent of a population
     #: (:meth:`snn_rl.connections.Connection.stack_agents`), each from its own rows only
     supports_agents: bool = False
+    #: hyperparameters that may hold one value per agent, a ``(A,)`` tensor, in a group whose
+    #: layers hold the weights of ``A`` agents (:meth:`vary_by_agent`)
+    agent_hyperparameters: tuple[str, ...] = ()
 
     def __init__(self, layers: LayerMapping | Iterable[Mapping[str, Any]], defaults: dict) -> None:
         self.defaults: dict[str, Any] = dict(defaults)
@@ -203,6 +206,52 @@ class LearningRule:
     def _init_layer_state(self, layer: Mapping[str, Any], group: dict) -> dict[str, Tensor]:
         """The rule's initial state tensors for one layer (none for stateless rules)."""
         return {}
+
+    def vary_by_agent(self, rules: Sequence[LearningRule]) -> list[str]:
+        """Take each agent's hyperparameters from its own rule: ``rules[a]`` is agent ``a``'s
+        rule alone (same class and groups). A hyperparameter on which the rules agree stays
+        one value; one that differs becomes a ``(A,)`` tensor, agent ``a``'s value at ``a``,
+        where the rule allows it (:attr:`agent_hyperparameters`) and the group's layers hold
+        the weights of ``A = len(rules)`` agents. Returns the keys that differ.
+
+        Raises:
+            ValueError: a rule of another class or groups, a hyperparameter that differs
+                but cannot vary by agent (named, with the values), or unstacked layers.
+        """
+        if any(type(r) is not type(self) for r in rules) or not rules:
+            raise ValueError(f"vary_by_agent needs one {type(self).__name__} per agent")
+        varied = []
+        for i, group in enumerate(self.param_groups):
+            theirs = [r.param_groups[i] if i < len(r.param_groups) else None for r in rules]
+            if any(t is None or list(t["layers"]) != list(group["layers"]) for t in theirs):
+                raise ValueError(
+                    f"parameter group {i}: every agent's rule must train the layers "
+                    f"{list(group['layers'])}"
+                )
+            for key in self.defaults:
+                values = [t[key] for t in theirs]
+                if all(v == values[0] for v in values):
+                    group[key] = values[0]
+                    continue
+                if key not in self.agent_hyperparameters or any(
+                    isinstance(v, bool) or not isinstance(v, int | float) for v in values
+                ):
+                    raise ValueError(
+                        f"hyperparameter {key!r} differs between the agents ({values}); "
+                        f"{type(self).__name__} can vary only "
+                        f"{list(self.agent_hyperparameters)} by agent, as numbers"
+                    )
+                for name, layer in group["layers"].items():
+                    if layer["connection"].n_agents != len(values):
+                        raise ValueError(
+                            f"layer {name!r} holds the weights of "
+                            f"{layer['connection'].n_agents} agents, not {len(values)}; "
+                            "stack the agents' weights before varying hyperparameters"
+                        )
+                weight = next(iter(group["layers"].values()))["connection"].weight
+                group[key] = torch.tensor(values, device=weight.device, dtype=weight.dtype)
+                varied.append(key)
+        return sorted(set(varied))
 
     def layers(self) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
         """Iterate ``(name, layer, group)`` over every trained layer."""
@@ -291,6 +340,14 @@ class LearningRule:
         weight = layer["connection"].weight
         delta = delta.reshape(weight.shape)
         lo, hi = group.get("w_min"), group.get("w_max")
+        if isinstance(lo, Tensor) or isinstance(hi, Tensor):  # (A,): one per agent's block
+            shape = (-1, *(1,) * (weight.dim() - 1))
+            lo, hi = (
+                None
+                if b is None
+                else torch.as_tensor(b, dtype=weight.dtype, device=weight.device).view(shape)
+                for b in (lo, hi)
+            )
         with torch.no_grad():
             if isinstance(scale, Tensor):
                 delta, scale = delta * scale, 1.0

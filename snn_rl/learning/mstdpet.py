@@ -53,6 +53,7 @@ class _RewardModulated(PairRule):
 
     supports_agents = True
     added_hyperparameters = {"zero_sum": False}
+    agent_hyperparameters = ("lr", "a_pre", "a_post", "e_trace_decay", "tau_e", "w_min", "w_max")
 
     def __init__(
         self, layers: LayerMapping | Iterable[Mapping[str, Any]], defaults: dict, per_env: bool
@@ -113,12 +114,27 @@ class _RewardModulated(PairRule):
                     f"net.reset_state(batch_size=...)"
                 )
             agents = layer["connection"].n_agents
+            pre_trace, pre_spikes, post_spikes, post_trace = view
+            a_pre, a_post = group["a_pre"], group["a_post"]
+            decay = self._decay(layer, group)
+            # per-agent values (vary_by_agent) scale each agent's rows of the factor they
+            # multiply: a_pre the post spikes, a_post the post trace, the decay E itself
+            if isinstance(a_pre, Tensor):
+                post_spikes, a_pre = post_spikes * _by_row(a_pre, post_spikes), 1.0
+            if isinstance(a_post, Tensor):
+                post_trace, a_post = post_trace * _by_row(a_post, post_trace), 1.0
+            if isinstance(decay, Tensor):
+                e.mul_(_by_row(decay, e))
+                decay = 1.0
             F.eligibility_update(
                 e,
-                *view,
-                a_pre=group["a_pre"],
-                a_post=group["a_post"],
-                e_trace_decay=self._decay(layer, group),
+                pre_trace,
+                pre_spikes,
+                post_spikes,
+                post_trace,
+                a_pre=a_pre,
+                a_post=a_post,
+                e_trace_decay=decay,
                 out=e,  # in place: E is the rule's own tensor
                 agents=None if self.per_env or agents == 1 else agents,
             )
@@ -127,7 +143,9 @@ class _RewardModulated(PairRule):
         """``E <- g*E`` for every layer: a simulation step whose spikes pair nothing (e.g.
         an agent's decision window when only the efference copy may earn credit)."""
         for name, layer, group in self.layers():
-            self._e_trace(name, layer).mul_(self._decay(layer, group))
+            e = self._e_trace(name, layer)
+            decay = self._decay(layer, group)
+            e.mul_(_by_row(decay, e) if isinstance(decay, Tensor) else decay)
 
     def reset_state(self, mask: Tensor | None = None) -> None:
         """Zero E: all of it (re-allocated for the network's current batch size), or the
@@ -192,6 +210,9 @@ class _RewardModulated(PairRule):
         for name, layer, group in self.layers():
             e = self._e_trace(name, layer)
             agents = layer["connection"].n_agents
+            lr = group["lr"]  # a float, or one per agent (vary_by_agent)
+            if isinstance(lr, Tensor):
+                lr = lr.to(device=e.device, dtype=e.dtype)
             if isinstance(r, Tensor) and r.dim() == 1:
                 if r.shape[0] != e.shape[0]:
                     raise ValueError(
@@ -201,23 +222,23 @@ class _RewardModulated(PairRule):
                 # the scale goes into the rows, not into an alpha= on the matmul's result
                 # (torch 2.13's inductor drops such an alpha: see functional._scaled)
                 n = e.shape[0] // agents
-                rows = r.to(device=e.device, dtype=e.dtype) * (group["lr"] / n)
+                if isinstance(lr, Tensor):
+                    lr = lr.repeat_interleave(n)
+                rows = r.to(device=e.device, dtype=e.dtype) * (lr / n)
                 if agents > 1:  # each agent's rows meet only its own E rows
                     dw = torch.bmm(rows.view(agents, 1, n), e.view(agents, n, -1))
                     dw = dw.view(agents, *e.shape[1:])
                 else:
                     dw = (rows @ e.flatten(1)).view(e.shape[1:])
                 scale = 1.0
-            elif self.per_env and agents > 1:
-                dw = e.view(agents, -1, *e.shape[1:]).mean(1)
-                scale = group["lr"] * (
-                    r.to(device=e.device, dtype=e.dtype) if isinstance(r, Tensor) else r
-                )
             else:
-                dw = e.mean(0) if self.per_env else e  # E itself: only read
-                scale = group["lr"] * (
-                    r.to(device=e.device, dtype=e.dtype) if isinstance(r, Tensor) else r
-                )
+                if self.per_env and agents > 1:
+                    dw = e.view(agents, -1, *e.shape[1:]).mean(1)
+                else:
+                    dw = e.mean(0) if self.per_env else e  # E itself: only read
+                scale = lr * (r.to(device=e.device, dtype=e.dtype) if isinstance(r, Tensor) else r)
+                if isinstance(lr, Tensor):  # (A,): one step size per agent's weight block
+                    scale = scale.view(-1, *(1,) * (dw.dim() - 1))
             if group["zero_sum"]:  # dw may be E itself: a new tensor, never in place
                 dw = dw - dw.mean(dim=-2, keepdim=True)
             self._apply_delta(name, layer, group, dw, scale)
@@ -226,6 +247,14 @@ class _RewardModulated(PairRule):
         group = super()._check_hyperparameters(group, given)
         group["zero_sum"] = check_bool("zero_sum", group["zero_sum"])
         return group
+
+
+def _by_row(value: Tensor, like: Tensor) -> Tensor:
+    """A per-agent hyperparameter ``(A,)`` as one value per row of ``like`` (agent-major
+    rows, ``like.shape[0] = A * n``), shaped to broadcast over ``like``."""
+    rows = like.shape[0]
+    per_row = value.to(device=like.device, dtype=like.dtype).repeat_interleave(rows // len(value))
+    return per_row.view(rows, *(1,) * (like.dim() - 1))
 
 
 class MSTDPET(_RewardModulated):
@@ -316,10 +345,13 @@ class MSTDPET(_RewardModulated):
             group["tau_e"] = check_positive("tau_e", group["tau_e"])
         return group
 
-    def _decay(self, layer: Mapping[str, Any], group: dict[str, Any]) -> float:
+    def _decay(self, layer: Mapping[str, Any], group: dict[str, Any]) -> float | Tensor:
         if group["e_trace_decay"] is not None:
             return group["e_trace_decay"]
-        return math.exp(-layer["postsynaptic"].dt / group["tau_e"])
+        tau_e = group["tau_e"]
+        if isinstance(tau_e, Tensor):  # one per agent
+            return torch.exp(-layer["postsynaptic"].dt / tau_e)
+        return math.exp(-layer["postsynaptic"].dt / tau_e)
 
 
 class MSTDP(_RewardModulated):

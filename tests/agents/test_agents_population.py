@@ -122,6 +122,62 @@ def test_bad_populations_get_clear_errors():
         pop.learn(10, callbacks=[None])
 
 
+# Hyperparameter variants: agent a runs with its own rule, critic, schedule, exploration
+# and efference settings (one value per agent inside the batch), as the agent alone would.
+VARIANTS = [
+    {"rule.lr": 0.01, "critic.gamma": 0.9, "schedule.lr_final": 0.001},
+    {
+        "rule.lr": 0.003,
+        "rule.a_post": 0.5,
+        "rule.e_trace_decay": 0.9,
+        "rule.w_max": 0.5,
+        "critic.lr": 0.05,
+        "critic.init_value": 1.0,
+        "exploration.initial_eps": 0.4,
+        "exploration.fraction": 0.5,
+        "windows.feedback_current": 3.0,
+        "network.weight_init_mean": 0.2,
+    },
+]
+
+
+def test_variants_train_each_agent_with_its_own_hyperparameters(tmp_path):
+    steps = 40  # Acrobot: no episode ends this early, so every agent's progress is equal
+    pop = AgentPopulation("Acrobot-v1", [5, 5], variants=VARIANTS, n_envs=4, device="cpu")
+    assert "rule.lr" in pop.varied and "critic.gamma" in pop.varied
+    pop.learn(2_000, callbacks=[ConvertCallback(_StopAfter(steps)) for _ in VARIANTS])
+    for member, variant in zip(pop.members, VARIANTS, strict=True):
+        alone = MSTDPETAgent("Acrobot-v1", overrides=variant, n_envs=4, seed=5, device="cpu")
+        alone.learn(2_000, callback=_StopAfter(steps))
+        assert member.config == alone.config
+        torch.testing.assert_close(
+            member.policy.network.connections["output"].weight,
+            alone.policy.network.connections["output"].weight,
+            atol=1e-5,
+            rtol=0,
+        )
+        torch.testing.assert_close(member.critic.weight, alone.critic.weight, atol=1e-5, rtol=0)
+        ours, theirs = member.learners[0].state_dict(), alone.learners[0].state_dict()
+        assert ours["param_groups"][0]["lr"] == pytest.approx(theirs["param_groups"][0]["lr"])
+        assert member._exploration_rate == pytest.approx(alone._exploration_rate)
+    assert float(pop.members[1].policy.network.connections["output"].weight.max()) <= 0.5 + 1e-6
+    # the same seed twice: members are saved by their place in the population
+    assert [p.name for p in pop.save(tmp_path)] == ["agent_0_seed_5.zip", "agent_1_seed_5.zip"]
+
+
+def test_variants_get_clear_errors():
+    with pytest.raises(ValueError, match=r"differ in \['network.pop_size'\].*can vary"):
+        AgentPopulation("CartPole-v1", [0, 1], variants=[{}, {"network.pop_size": 5}])
+    with pytest.raises(ValueError, match=r"one overrides mapping per agent \(2 seeds\), got 1"):
+        AgentPopulation("CartPole-v1", [0, 1], variants=[{}])
+    with pytest.raises(TypeError, match=r"variants\[1\] must be an overrides mapping"):
+        AgentPopulation("CartPole-v1", [0, 1], variants=[{}, 0.1])
+    with pytest.raises(TypeError, match="variants must be a list of overrides mappings"):
+        AgentPopulation("CartPole-v1", [0, 1], variants={"rule.lr": 0.1})
+    with pytest.raises(ValueError, match="seeds must be distinct"):
+        AgentPopulation("CartPole-v1", [0, 0])
+
+
 def test_agents_learn_with_subnormals_flushed_and_restore_the_mode(monkeypatch):
     if not torch.set_flush_denormal(False):
         pytest.skip("this CPU cannot flush subnormal floats")
@@ -144,3 +200,11 @@ def test_agents_learn_with_subnormals_flushed_and_restore_the_mode(monkeypatch):
     pop.learn(20)
     assert len(seen) >= 20 and not any(seen)
     assert tiny_survives()  # the mode is back afterwards
+
+
+def test_an_invalid_variant_is_named_by_its_index():
+    from snn_rl.agents.population import VariantError
+
+    with pytest.raises(VariantError, match=r"variants\[1\]\.rule\.lr must be >= 0") as err:
+        AgentPopulation("CartPole-v1", [0, 1], variants=[{}, {"rule.lr": -1.0}])
+    assert err.value.agent == 1

@@ -231,3 +231,43 @@ def test_search_space_values_are_valid_configurations(env_id):
         assert config.rule.lr == space["rule.lr"] and config.critic.kind == "td"
     with pytest.raises(NotImplementedError, match="SpikingAgent defines no search space"):
         SpikingAgent.search_space(study.ask())
+
+
+def test_batched_trials_share_the_shape_parameters_and_vary_the_rest(tmp_path, scripted):
+    # batch 1: trials 0, 1 evaluated at 100 then 200; batch 2: trials 2, 3 at 100, where
+    # trial 3 (0.0) falls below the completed trials' median and is pruned, then trial 2 at 200
+    scripted += [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0]
+    kw = {"n_trials": 4, "batch": 2, "sampler": "random", "n_startup_trials": 0}
+    result = tune(ENV, n_warmup_steps=0, output=tmp_path, **kw, **FAST)
+    trials = result.study.get_trials()
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE", "COMPLETE", "PRUNED"]
+    assert scripted == []  # the pruned trial was not evaluated again
+    assert trials[3].intermediate_values == {100: 0.0}
+    assert all(t.user_attrs["batch"] == 2 for t in trials)
+    variable = set(MSTDPETAgent.population_variants)
+    for pair in (trials[:2], trials[2:]):
+        shared = [{k: v for k, v in t.params.items() if k not in variable} for t in pair]
+        assert shared[0] == shared[1] and "n_envs" in shared[0]
+        assert pair[0].params["rule.lr"] != pair[1].params["rule.lr"]
+        for trial in pair:  # each trial's stored configuration is its own
+            assert trial.user_attrs["config"]["rule"]["lr"] == trial.params["rule.lr"]
+    assert len(read_trials(tmp_path / "trials.csv")) == 4 and (tmp_path / "best.yml").is_file()
+
+
+def test_batched_trials_prune_an_invalid_variant_alone(extra_agent, scripted):
+    class HalfBad(MSTDPETAgent):
+        @classmethod
+        def search_space(cls, trial):
+            return {"rule.lr": trial.suggest_float("rule.lr", -0.05, 0.05)}
+
+    extra_agent("halfbad", HalfBad)
+    result = tune(ENV, "halfbad", n_trials=6, batch=3, sampler="random", **FAST)
+    trials = result.study.get_trials()
+    for t in trials:
+        if t.params["rule.lr"] < 0:
+            assert t.state.name == "PRUNED"
+            assert "invalid configuration: variants[" in t.user_attrs["reason"]
+            assert "rule.lr must be >= 0" in t.user_attrs["reason"]
+        else:
+            assert t.state.name == "COMPLETE"
+    assert {t.state.name for t in trials} == {"PRUNED", "COMPLETE"}

@@ -146,3 +146,73 @@ def test_a_rule_state_saved_before_zero_sum_existed_loads_without_it():
     fresh = MSTDPET(net.layer_state_dict(), lr=0.5, e_trace_decay=0.9, zero_sum=True)
     fresh.load_state_dict(state)
     assert fresh.param_groups[0]["zero_sum"] is False and fresh.param_groups[0]["lr"] == 0.1
+
+
+@pytest.mark.parametrize("per_env", [True, False])
+@pytest.mark.parametrize("reward", ["scalar", "rows"])
+def test_hyperparameters_vary_by_agent_as_separate_rules(per_env, reward):
+    if reward == "rows" and not per_env:
+        pytest.skip("per-row rewards need per_env=True")
+    agents, n, steps = 3, 2, 25
+    settings = [
+        dict(lr=0.05, a_pre=1.0, a_post=0.0, e_trace_decay=0.9, w_min=-1.0, w_max=1.0),
+        dict(lr=0.02, a_pre=0.5, a_post=0.3, e_trace_decay=0.5, w_min=-0.2, w_max=0.8),
+        dict(lr=0.10, a_pre=2.0, a_post=1.0, e_trace_decay=0.99, w_min=-1.0, w_max=0.6),
+    ]
+    singles = [_net(s) for s in range(agents)]
+    rules = [
+        MSTDPET(m.layer_state_dict(), per_env=per_env, **kw)
+        for m, kw in zip(singles, settings, strict=True)
+    ]
+    stacked = _net(0)
+    stacked.stack_agents([_net(s) for s in range(agents)])
+    stacked.reset_state(batch_size=agents * n)
+    rule = MSTDPET(stacked.layer_state_dict(), per_env=per_env, **settings[0])
+    assert rule.vary_by_agent(rules) == ["a_post", "a_pre", "e_trace_decay", "lr", "w_max", "w_min"]
+    rule.reset_state()
+    for m, r in zip(singles, rules, strict=True):
+        m.reset_state(batch_size=n)
+        r.reset_state()
+    x = _inputs(steps, agents * n)
+    rewards = torch.linspace(-1, 1, agents * n)
+    for t in range(steps):
+        stacked(x[t])
+        rule.update_state()
+        rule.decay_state() if t % 5 == 4 else None
+        rule.step(rewards if reward == "rows" else 0.5)
+        for a, (m, r) in enumerate(zip(singles, rules, strict=True)):
+            m(x[t, a * n : (a + 1) * n])
+            r.update_state()
+            r.decay_state() if t % 5 == 4 else None
+            r.step(rewards[a * n : (a + 1) * n] if reward == "rows" else 0.5)
+    for a, m in enumerate(singles):
+        torch.testing.assert_close(
+            stacked.connections["fc"].agent_weight(a), m.connections["fc"].weight
+        )
+    # each agent's own bounds were reached (and held)
+    tops = [float(stacked.connections["fc"].agent_weight(a).max()) for a in (1, 2)]
+    assert tops == pytest.approx([0.8, 0.6])
+
+
+def test_vary_by_agent_refuses_what_cannot_vary():
+    singles = [_net(s) for s in range(2)]
+    stacked = _net(0)
+    stacked.stack_agents(singles)
+    rule = MSTDPET(stacked.layer_state_dict(), lr=0.05, e_trace_decay=0.9)
+    others = [MSTDPET(m.layer_state_dict(), lr=0.05, e_trace_decay=0.9) for m in singles]
+    assert rule.vary_by_agent(others) == []  # agreeing rules: plain values stay plain
+    assert rule.param_groups[0]["lr"] == 0.05
+    zero = MSTDPET(singles[1].layer_state_dict(), lr=0.05, e_trace_decay=0.9, zero_sum=True)
+    with pytest.raises(
+        ValueError, match=r"'zero_sum' differs between the agents \(\[False, True\]"
+    ):
+        rule.vary_by_agent([others[0], zero])
+    unbounded = MSTDPET(singles[1].layer_state_dict(), lr=0.05, e_trace_decay=0.9, w_min=-1.0)
+    with pytest.raises(ValueError, match="'w_min' differs .* as numbers"):
+        rule.vary_by_agent([others[0], unbounded])
+    alone = MSTDPET(_net(0).layer_state_dict(), lr=0.05, e_trace_decay=0.9)
+    faster = MSTDPET(_net(1).layer_state_dict(), lr=0.1, e_trace_decay=0.9)
+    with pytest.raises(ValueError, match="holds the weights of 1 agents, not 2"):
+        alone.vary_by_agent([alone, faster])
+    with pytest.raises(ValueError, match="one MSTDPET per agent"):
+        rule.vary_by_agent([others[0], object()])
