@@ -433,7 +433,7 @@ class SpikingAgent(ABC):
         """Raise :class:`~snn_rl.NonFiniteError` for NaN or inf that the engine's guards
         recorded on a non-CPU device (the loop calls it with the driver's check, every 64
         env steps; on the CPU every check raises at once)."""
-        self.policy.network.verify_finite()
+        self.policy.verify_finite()
         for learner in self.learners:
             learner.rule.verify_finite()
         self.critic.verify_finite()

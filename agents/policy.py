@@ -29,6 +29,8 @@ from torch import Tensor, nn
 
 from snn_rl import SNNNetwork
 from snn_rl._coding import Generators, check_generator, draw_rows
+from snn_rl._guard import FiniteGuard
+from snn_rl._validation import check_bool
 from snn_rl.decoding import (
     EpsilonGreedyDecoder,
     GreedyDecoder,
@@ -194,11 +196,36 @@ class SpikingPolicy(nn.Module):
                 f"the output population (layer {self.output_layer!r}) must have shape "
                 f"({expected},) = {self.n_actions} x pop_size {pop_size}, got {self.output.shape}"
             )
+        self._guard = FiniteGuard()
+        self._signs: Tensor | None = None  # Discrete efference copy: +-1 per action and neuron
+        self.check_finite = True
+        network.source().check_finite = False  # encode checks those currents (see below)
+
+    # ------------------------------------------------------------------------ finiteness
+    def set_check_finite(self, enabled: bool) -> None:
+        """Turn the finiteness checks of the policy and its network on or off.
+
+        The policy checks its input code once per env step (:meth:`encode`), so the network's
+        source population, which gets those same currents at every step of both windows,
+        does not check them again; the network's other checks stay as ``enabled`` says.
+        """
+        self.check_finite = check_bool("enabled", enabled)
+        self.network.set_check_finite(enabled)
+        self.network.source().check_finite = False
+
+    def verify_finite(self) -> None:
+        """Raise for NaN or inf that the policy's or the network's checks recorded on a GPU."""
+        self._guard.verify()
+        self.network.verify_finite()
 
     # ----------------------------------------------------------------------- one env step
     def encode(self, obs: Tensor) -> Tensor:
-        """Input currents ``(B, F)`` of observations ``(B, *obs_shape)``."""
-        return self.encoder(obs)
+        """Input currents ``(B, F)`` of observations ``(B, *obs_shape)``, checked finite."""
+        phi = self.encoder(obs)
+        if self.check_finite and not torch.compiler.is_compiling():
+            self._guard.step += 1
+            self._guard.check(phi, "the input code of the observations (encoder output)")
+        return phi
 
     def sim_step(self, phi: Tensor, drive: Tensor | None = None) -> Tensor:
         """One simulation step on currents ``phi``; ``drive`` is added to the output
@@ -235,10 +262,13 @@ class SpikingPolicy(nn.Module):
         c = _per_row(self.feedback_current, action)  # a float, or one per agent (population)
         if isinstance(c, Tensor):
             c = c.unsqueeze(1)
-        if self.discrete:
-            chosen = torch.nn.functional.one_hot(action.long(), self.n_actions)
-            chosen = chosen.to(self.output.v.dtype).repeat_interleave(self.pop_size, dim=1)
-            return c * (2.0 * chosen - 1.0)
+        if self.discrete:  # row a of the sign table: +1 on action a's population, -1 elsewhere
+            v = self.output.v
+            signs = self._signs
+            if signs is None or signs.dtype != v.dtype or signs.device != v.device:
+                chosen = torch.eye(self.n_actions, dtype=v.dtype, device=v.device)
+                self._signs = signs = 2.0 * chosen.repeat_interleave(self.pop_size, dim=1) - 1.0
+            return c * signs[action.long()]
         per_neuron = action.to(self.output.v.dtype).repeat_interleave(self.pop_size, dim=1)
         tuning = torch.exp(-0.5 * ((per_neuron - self._preferred) / self._tuning_width) ** 2)
         return c * (2.0 * tuning - 1.0)

@@ -358,7 +358,7 @@ class LearningRule:
                 applied = torch.add(weight, delta, alpha=scale).clamp_(min=lo, max=hi)
                 applied.sub_(weight)
                 weight.add_(applied)
-                self._last_delta[name] = applied.abs().mean()
+                self._last_delta[name] = applied  # its own tensor: the mean |dW| when read
         if self.check_finite and not torch.compiler.is_compiling():
             guard = self._guards[name]
             guard.step += 1
@@ -374,7 +374,7 @@ class LearningRule:
     @property
     def last_delta(self) -> dict[str, float]:
         """Mean ``|dW|`` applied by the last :meth:`step`, per layer stepped so far."""
-        return {name: float(v) for name, v in self._last_delta.items()}
+        return {name: float(v.abs().mean()) for name, v in self._last_delta.items()}
 
     def diagnostics(self) -> dict[str, float]:
         """Cheap scalars for logging: ``"<layer>/last_delta"`` and ``"<layer>/<state>_abs_mean"``."""

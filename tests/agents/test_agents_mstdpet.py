@@ -268,7 +268,7 @@ def test_nan_is_caught_by_the_accumulated_device_check():
         env, seed=0, device="cpu", overrides={"critic": "none", "encoder": encoder}
     )
     agent._driver.check_every = 4
-    agent.policy.network.set_check_finite(False)  # else the engine's own guard raises first
+    agent.policy.set_check_finite(False)  # else the policy's own guard raises first
     with pytest.raises(ValueError, match="checked every 4 steps"):
         agent.learn(50)
     assert agent.num_timesteps < 8
@@ -298,3 +298,30 @@ def test_user_network_trains_saves_and_needs_an_equivalent_network_to_load(tmp_p
     )
     with pytest.raises(ValueError, match=r"must have shape \(8,\) = 2 x pop_size 4, got \(20,\)"):
         small(network=make(), overrides={"network.pop_size": 4})
+
+
+def test_the_policy_checks_its_input_code_once_per_env_step():
+    agent = small()
+    assert agent.policy.network.source().check_finite is False  # encode checks instead
+
+    class NaNCode(torch.nn.Module):
+        def forward(self, obs):
+            return torch.full((obs.shape[0], 270), float("nan"))
+
+    agent.policy.encoder = NaNCode()
+    with pytest.raises(ValueError, match="the input code of the observations .* NaN or inf"):
+        agent.learn(20)
+    agent.policy.set_check_finite(False)
+    assert agent.policy.network.check_finite is False
+    agent.policy.set_check_finite(True)
+    assert agent.policy.network.check_finite and not agent.policy.network.source().check_finite
+
+
+def test_the_efference_copy_drives_the_chosen_population_up_and_the_others_down():
+    agent = small(overrides={"windows.feedback_current": 2.5})
+    drive = agent.policy.efference_drive(torch.tensor([1, 0]))
+    pop = agent.config.network.pop_size
+    expected = torch.full((2, 2 * pop), -2.5)
+    expected[0, pop:] = 2.5
+    expected[1, :pop] = 2.5
+    assert torch.equal(drive, expected)
