@@ -117,3 +117,26 @@ def test_guard_cost_script_measures_both_settings():
     guard = load("guard_cost")
     pairs = guard.network_pairs("N1", 1, pairs=1, steps=5)
     assert len(pairs) == 1 and all(rate > 0 for rate in pairs[0])
+
+
+def test_grid_trains_every_variant_and_seed_as_one_population(tmp_path):
+    grid = load("grid")
+    out = tmp_path / "grid"
+    argv = ["snn_rl/Bandit-v0", "--seeds", "0", "1", "--grid", "rule.lr=[0.01, 0.05]"]
+    argv += ["--total-timesteps", "200", "--eval-freq", "100", "--eval-episodes", "2"]
+    assert grid.main([*argv, "--output", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())["summary"]
+    assert [s["variant"] for s in summary] == [{"rule.lr": 0.01}, {"rule.lr": 0.05}]
+    assert all(set(s["final"]) == {"0", "1"} for s in summary)
+    rows = (out / "curves.csv").read_text().splitlines()
+    assert rows[0].startswith("agent,seed,variant") and len(rows) == 1 + 4 * 2  # at 100, 200
+
+
+def test_shaped_reward_scores_the_env_return(tmp_path):
+    shaped = load("shaped_reward")
+    out = tmp_path / "shaped"
+    argv = ["--seeds", "0", "--total-timesteps", "200", "--eval-freq", "100"]
+    assert shaped.main([*argv, "--eval-episodes", "2", "--output", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["reward"]["name"] == "centre"  # the user function, by name
+    assert set(summary["per_seed"]) == {"0"}
