@@ -30,6 +30,7 @@ from snn_rl.encoding import (
     GaussianPopulationEncoder,
     ImageEncoder,
     OneHotEncoder,
+    PairwiseGaussianEncoder,
 )
 from snn_rl.learning import MSTDPET, FedeSTDP
 
@@ -59,8 +60,9 @@ class EncoderConfig(Section):
     """The observation code.
 
     ``type``: ``"onehot"`` for Discrete spaces; for 1-D Box, ``"gaussian"`` (one population of
-    ``n_per_dim`` Gaussian receptive fields per dimension) or ``"conjunctive"`` (a grid of
-    products over all dimensions); for image Box spaces (2 or 3 dims) ``"image"``, the
+    ``n_per_dim`` Gaussian receptive fields per dimension), ``"conjunctive"`` (a grid of
+    products over all dimensions) or ``"pairwise"`` (the populations plus a grid for every
+    pair of dimensions, :class:`~snn_rl.encoding.PairwiseGaussianEncoder`); for image Box spaces (2 or 3 dims) ``"image"``, the
     intensity code of :class:`~snn_rl.encoding.ImageEncoder` (``layout``: "hwc", "chw", "hw"
     or "auto"). ``"auto"`` picks one-hot for Discrete, the image code for images, the grid
     with 5 centres per dimension up to 4 dimensions and 3 up to 6, else Gaussian populations
@@ -68,7 +70,7 @@ class EncoderConfig(Section):
     images one number each, the intensity range).
     """
 
-    type: Literal["auto", "conjunctive", "gaussian", "onehot", "image"] = "auto"
+    type: Literal["auto", "conjunctive", "gaussian", "pairwise", "onehot", "image"] = "auto"
     n_per_dim: int | tuple[int, ...] | None = None
     low: tuple[float, ...] | None = None
     high: tuple[float, ...] | None = None
@@ -101,7 +103,10 @@ class EncoderConfig(Section):
                 n_per_dim = 5 if dims <= 4 else 3 if kind == "conjunctive" else 10
         if n_per_dim is None:
             raise ValueError(f"encoder.n_per_dim is needed for encoder.type {kind!r}")
-        cls = ConjunctiveGaussianEncoder if kind == "conjunctive" else GaussianPopulationEncoder
+        cls = {
+            "conjunctive": ConjunctiveGaussianEncoder,
+            "pairwise": PairwiseGaussianEncoder,
+        }.get(kind, GaussianPopulationEncoder)
         low = None if self.low is None else list(self.low)
         high = None if self.high is None else list(self.high)
         try:

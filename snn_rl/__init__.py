@@ -21,6 +21,7 @@ from snn_rl.encoding import (
     GaussianPopulationEncoder,
     ImageEncoder,
     OneHotEncoder,
+    PairwiseGaussianEncoder,
     PoissonEncoder,
 )
 from snn_rl.learning import MSTDP, MSTDPET, STDP, FedeSTDP, LearningRule
@@ -35,6 +36,7 @@ __all__ = [
     "AdaptiveLIFNeuron",
     "BernoulliEncoder",
     "ConjunctiveGaussianEncoder",
+    "PairwiseGaussianEncoder",
     "Conv2d",
     "EpsilonGreedyDecoder",
     "FedeNeuron",

@@ -40,6 +40,7 @@ __all__ = [
     "BernoulliEncoder",
     "GaussianPopulationEncoder",
     "ConjunctiveGaussianEncoder",
+    "PairwiseGaussianEncoder",
     "OneHotEncoder",
     "ImageEncoder",
     "image_layout",
@@ -337,6 +338,68 @@ class ConjunctiveGaussianEncoder(_GaussianCode):
             cells = (cells.unsqueeze(2) * part.unsqueeze(1)).reshape(g.shape[0], -1)
             start += n
         return cells
+
+
+class PairwiseGaussianEncoder(_GaussianCode):
+    """Per-dimension populations plus a 2-D grid for every pair of dimensions.
+
+    The activations ``g_{i,k}`` are those of :class:`GaussianPopulationEncoder`; the output
+    lists them first (``sum_i n_i`` neurons, as that encoder), then, for each pair ``i < j``
+    in order ``(0, 1), (0, 2), ..., (D-2, D-1)``, the cells ``g_{i,k} * g_{j,l}`` in row-major
+    order over ``(k, l)``. So the code grows as ``D^2`` instead of :class:`ConjunctiveGaussianEncoder`'s
+    ``prod_i n_i``: with ``D = 8`` and 5 centres, 40 + 28 x 25 = 740 neurons, where the full
+    grid would need 390,625. A linear readout on it can express every interaction of two
+    dimensions (angle and angular velocity, position and velocity), which the per-dimension
+    code cannot.
+
+    Args:
+        low, high: finite per-dimension bounds ``(D,)``, ``D >= 2``.
+        n_per_dim: centres per dimension, an int or one int per dimension.
+        sigma_scale, clip, dtype, device: as :class:`GaussianPopulationEncoder`.
+
+    Shape:
+        obs: ``(B, D)`` (tensor or array) -> currents ``(B, sum_i n_i + sum_{i<j} n_i n_j)``
+        in ``[0, 1]``.
+
+    Example:
+        >>> import torch
+        >>> enc = PairwiseGaussianEncoder([0.0, 0.0], [1.0, 1.0], 2)
+        >>> enc(torch.tensor([[0.0, 1.0]]))  # g = [1, e^-2] and [e^-2, 1], then their grid
+        tensor([[1.0000, 0.1353, 0.1353, 1.0000, 0.1353, 1.0000, 0.0183, 0.1353]])
+    """
+
+    def __init__(self, low: Any, high: Any, n_per_dim: int | Sequence[int], **kwargs: Any) -> None:
+        super().__init__(low, high, n_per_dim, **kwargs)
+        starts = [0]
+        for n in self.n_per_dim:
+            starts.append(starts[-1] + n)
+        first, second = [], []
+        for i in range(self.in_features):
+            for j in range(i + 1, self.in_features):
+                for k in range(self.n_per_dim[i]):
+                    for m in range(self.n_per_dim[j]):
+                        first.append(starts[i] + k)
+                        second.append(starts[j] + m)
+        device = self.centres.device
+        self.register_buffer("pair_first", torch.tensor(first, device=device), persistent=False)
+        self.register_buffer("pair_second", torch.tensor(second, device=device), persistent=False)
+
+    def _size(self, n_per_dim: tuple[int, ...]) -> int:
+        if len(n_per_dim) < 2:
+            raise ValueError(
+                f"a pairwise code needs at least 2 dimensions, got {len(n_per_dim)}; use "
+                "GaussianPopulationEncoder for one"
+            )
+        pairs = sum(
+            n_per_dim[i] * n_per_dim[j]
+            for i in range(len(n_per_dim))
+            for j in range(i + 1, len(n_per_dim))
+        )
+        return sum(n_per_dim) + pairs
+
+    def forward(self, obs: Any) -> Tensor:
+        g = self._activations(obs)
+        return torch.cat((g, g[:, self.pair_first] * g[:, self.pair_second]), dim=1)
 
 
 class OneHotEncoder(nn.Module):

@@ -121,3 +121,18 @@ def test_image_readout_weights_scale_with_the_mean_input_activity():
     assert got["network.weight_init_std"] == pytest.approx(0.1 / 8)
     sparse = _choices(TaskInfo(space, gym.spaces.Discrete(2), 100, None, None, None, mean / 10))
     assert "network.weight_init_mean" not in sparse  # under one active input: the defaults
+
+
+def test_the_pairwise_code_is_a_config_choice():
+    from snn_rl import PairwiseGaussianEncoder
+
+    agent = MSTDPETAgent(
+        "Pendulum-v1",
+        n_envs=2,
+        seed=0,
+        device="cpu",
+        overrides={"encoder.type": "pairwise", "encoder.n_per_dim": 4},
+    )
+    assert isinstance(agent.policy.encoder, PairwiseGaussianEncoder)
+    assert agent.policy.encoder.out_features == 3 * 4 + 3 * 16
+    agent.learn(40)

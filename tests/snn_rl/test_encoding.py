@@ -13,6 +13,7 @@ from snn_rl.encoding import (
     ConjunctiveGaussianEncoder,
     GaussianPopulationEncoder,
     OneHotEncoder,
+    PairwiseGaussianEncoder,
     PoissonEncoder,
 )
 from snn_rl.neurons import IFNeuron
@@ -377,3 +378,25 @@ def test_image_layouts_are_read_from_the_shape_or_refused_by_name():
         image_layout((3, 8, 8), "hw")
     with pytest.raises(ValueError, match="layout must be one of"):
         image_layout((3, 8, 8), "whc")
+
+
+def test_pairwise_code_is_the_populations_then_every_pair_grid():
+    low, high = [-1.0, 0.0, 2.0], [1.0, 4.0, 3.0]
+    enc = PairwiseGaussianEncoder(low, high, (2, 3, 4))
+    assert enc.out_features == 2 + 3 + 4 + 2 * 3 + 2 * 4 + 3 * 4
+    obs = torch.tensor([[0.3, 1.0, 2.9], [-5.0, 4.0, 2.0]])  # row 1 clips dimension 0
+    out = enc(obs)
+    g = GaussianPopulationEncoder(low, high, (2, 3, 4))(obs)
+    parts = [g[:, :2], g[:, 2:5], g[:, 5:]]
+    expected = [g]
+    for i, j in itertools.combinations(range(3), 2):
+        expected.append((parts[i].unsqueeze(2) * parts[j].unsqueeze(1)).flatten(1))
+    torch.testing.assert_close(out, torch.cat(expected, dim=1))
+    # two dimensions: the populations and the full grid of ConjunctiveGaussianEncoder
+    two = PairwiseGaussianEncoder([0.0, 0.0], [1.0, 1.0], 3)
+    x = torch.rand(5, 2)
+    grid = ConjunctiveGaussianEncoder([0.0, 0.0], [1.0, 1.0], 3)(x)
+    torch.testing.assert_close(two(x)[:, 6:], grid)
+    with pytest.raises(ValueError, match="a pairwise code needs at least 2 dimensions, got 1"):
+        PairwiseGaussianEncoder([0.0], [1.0], 3)
+    assert PairwiseGaussianEncoder([-1.0] * 8, [1.0] * 8, 5).out_features == 740
