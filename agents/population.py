@@ -200,8 +200,8 @@ class AgentPopulation:
                 )
         runner.policy.network.stack_agents([m.policy.network for m in members])
         runner.policy.network.reset_state(batch_size=runner.n_envs)
-        for a, learner in enumerate(runner.learners):
-            learner.vary_by_agent([m.learners[a] for m in members])
+        for i, learner in enumerate(runner.learners):
+            learner.vary_by_agent([m.learners[i] for m in members])
             learner.reset()
         runner.critic.stack_agents([m.critic for m in members])
         runner.policy.exploration.use_generators([m.generator for m in members])
