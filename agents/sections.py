@@ -65,8 +65,9 @@ class EncoderConfig(Section):
     pair of dimensions, :class:`~snn_rl.encoding.PairwiseGaussianEncoder`); for image Box spaces (2 or 3 dims) ``"image"``, the
     intensity code of :class:`~snn_rl.encoding.ImageEncoder` (``layout``: "hwc", "chw", "hw"
     or "auto"). ``"auto"`` picks one-hot for Discrete, the image code for images, the grid
-    with 5 centres per dimension up to 4 dimensions and 3 up to 6, else Gaussian populations
-    of 10. ``low``/``high`` replace the space's bounds (needed where they are infinite; for
+    with 5 centres per dimension up to 4 dimensions and 3 up to 6, else the pairwise code
+    with 5 centres up to 12 dimensions and 3 above (LunarLander's 8: 740 inputs; 24
+    dimensions: 2556). ``low``/``high`` replace the space's bounds (needed where they are infinite; for
     images one number each, the intensity range).
     """
 
@@ -98,9 +99,9 @@ class EncoderConfig(Section):
         dims = int(space.shape[0])
         kind, n_per_dim = self.type, self.n_per_dim
         if kind == "auto":
-            kind = "conjunctive" if dims <= 6 else "gaussian"
+            kind = "conjunctive" if dims <= 6 else "pairwise"
             if n_per_dim is None:
-                n_per_dim = 5 if dims <= 4 else 3 if kind == "conjunctive" else 10
+                n_per_dim = 5 if dims <= 4 or 6 < dims <= 12 else 3
         if n_per_dim is None:
             raise ValueError(f"encoder.n_per_dim is needed for encoder.type {kind!r}")
         cls = {

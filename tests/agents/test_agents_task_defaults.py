@@ -136,3 +136,17 @@ def test_the_pairwise_code_is_a_config_choice():
     assert isinstance(agent.policy.encoder, PairwiseGaussianEncoder)
     assert agent.policy.encoder.out_features == 3 * 4 + 3 * 16
     agent.learn(40)
+
+
+def test_auto_code_is_the_grid_up_to_six_dimensions_and_pairwise_above():
+    from snn_rl import ConjunctiveGaussianEncoder, PairwiseGaussianEncoder
+    from snn_rl.agents.sections import EncoderConfig
+
+    def built(dims):
+        return EncoderConfig().build(gym.spaces.Box(-1.0, 1.0, (dims,), np.float32))
+
+    assert isinstance(built(4), ConjunctiveGaussianEncoder) and built(4).out_features == 5**4
+    assert built(6).out_features == 3**6
+    eight = built(8)  # LunarLander's size: 8 x 5 populations + 28 pair grids of 5 x 5
+    assert isinstance(eight, PairwiseGaussianEncoder) and eight.out_features == 40 + 28 * 25
+    assert built(24).out_features == 24 * 3 + 276 * 9
