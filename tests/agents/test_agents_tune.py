@@ -271,3 +271,17 @@ def test_batched_trials_prune_an_invalid_variant_alone(extra_agent, scripted):
         else:
             assert t.state.name == "COMPLETE"
     assert {t.state.name for t in trials} == {"PRUNED", "COMPLETE"}
+
+
+def test_cli_tune_batch_trains_trials_together(tmp_path, capsys):
+    argv = ["tune", ENV, "--n-trials", "2", "--batch", "2", "--n-timesteps", "100"]
+    assert (
+        main([*argv, "--eval-episodes", "2", "--sampler", "random", "--output", str(tmp_path)]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert "trial 0 COMPLETE" in printed and "trial 1 COMPLETE" in printed
+    rows = read_trials(tmp_path / "trials.csv")
+    assert (
+        len(rows) == 2
+        and json.loads(rows[0]["params"])["n_envs"] == json.loads(rows[1]["params"])["n_envs"]
+    )
