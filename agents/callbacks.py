@@ -44,6 +44,7 @@ __all__ = [
     "StopTrainingOnNoModelImprovement",
     "StopTrainingOnRewardThreshold",
     "ScheduledEvaluation",
+    "WeightImages",
     "make_callback",
     "reads_step_locals",
 ]
@@ -191,6 +192,43 @@ class PeriodicCheckpoint(BaseCallback):
             path = self.folder / f"{self.name_prefix}_{self.model.num_timesteps}_steps.zip"
             self.saved.append(Path(self.model.save(path) or path))
         return True
+
+
+class WeightImages(BaseCallback):
+    """Every ``every`` env steps (and at the end) write the weights of the layers of
+    ``roles`` as PNG mosaics, ``folder/<layer>_<steps>.png``
+    (:func:`~snn_rl.agents.weight_images.save_weight_images`; needs matplotlib). ``saved``
+    lists the paths written."""
+
+    reads_step_locals = False
+
+    def __init__(
+        self, every: int, folder: str | Path, roles: tuple[str, ...] = ("features",)
+    ) -> None:
+        super().__init__()
+        self.every = check_int("every", every, minimum=1)
+        self.folder = Path(folder)
+        self.roles = tuple(roles)
+        self.saved: list[Path] = []
+        self._next = every
+
+    def _save(self) -> None:
+        from snn_rl.agents.weight_images import save_weight_images
+
+        network = self.model.policy.network
+        self.saved += save_weight_images(network, self.folder, self.model.num_timesteps, self.roles)
+
+    def _on_training_start(self) -> None:
+        self._next = (self.model.num_timesteps // self.every + 1) * self.every
+
+    def _on_step(self) -> bool:
+        if self.model.num_timesteps >= self._next:
+            self._next = (self.model.num_timesteps // self.every + 1) * self.every
+            self._save()
+        return True
+
+    def _on_training_end(self) -> None:
+        self._save()
 
 
 def make_callback(callback: MaybeCallback, progress_bar: bool) -> BaseCallback:

@@ -146,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="env steps between checkpoints in OUTPUT/checkpoints/ (0: only the final model)",
     )
     train.add_argument(
+        "--weight-images",
+        type=_non_negative_int,
+        default=0,
+        metavar="STEPS",
+        help="env steps between PNG mosaics of the feature layers' weights in OUTPUT/weights/ "
+        "(0: none)",
+    )
+    train.add_argument(
         "--tensorboard-log", type=Path, default=None, metavar="DIR", help="TensorBoard log folder"
     )
     train.add_argument(
@@ -415,7 +423,7 @@ def _require_wandb():
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from snn_rl.agents.callbacks import PeriodicCheckpoint
+    from snn_rl.agents.callbacks import PeriodicCheckpoint, WeightImages
     from snn_rl.agents.report import require_matplotlib
 
     torch.set_num_threads(args.threads)
@@ -452,6 +460,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     callbacks = [] if curve is None else [curve]
     if args.save_freq > 0:
         callbacks.append(PeriodicCheckpoint(args.save_freq, output / "checkpoints"))
+    if args.weight_images > 0:
+        callbacks.append(WeightImages(args.weight_images, output / "weights"))
     print(
         f"{'resuming' if args.resume else 'training'} {type(agent).__name__} on {args.env_id} "
         f"for {total} env steps ({agent.n_envs} envs, device {agent.device}, seed {seed})"
@@ -528,6 +538,7 @@ def _check_seeds_flags(args: argparse.Namespace) -> None:
     given = _given_flags(
         ("--resume", args.resume),
         ("--save-freq", args.save_freq),
+        ("--weight-images", args.weight_images),
         ("--tensorboard-log", args.tensorboard_log),
         ("--track", args.track),
     )

@@ -20,7 +20,8 @@ __all__ = ["Diagnostics", "EpisodeStats"]
 
 
 class Diagnostics:
-    """Firing rates, silent fractions, weight change and modulator statistics.
+    """Firing rates, silent fractions, selectivity, weight change and drift, and modulator
+    statistics (the logger keys are tabled in docs/agents.md, "Diagnostics").
 
     Args:
         layers: the network's layers (``SNNNetwork.layer_state_dict()``).
@@ -33,6 +34,11 @@ class Diagnostics:
         self.trained = [name for name in trained if name in self.layers]
         self.every = every
         self.calls = 0
+        self._sampled = False
+        # the weights at the start, for the drift of every layer (learned or not)
+        self.initial = {
+            name: layer["connection"].weight.detach().clone() for name, layer in self.layers.items()
+        }
         self.reset()
 
     def reset(self) -> None:
@@ -44,10 +50,16 @@ class Diagnostics:
         self.sig_sum = 0.0
         self.sig_sq = 0.0
         self.sig_n = 0.0
+        # per neuron: sums of its spike count per sampled env step and row, and of its square
+        self.step_counts: dict[str, Any] = {name: 0.0 for name in self.layers}
+        self.count_sum: dict[str, Any] = {name: 0.0 for name in self.layers}
+        self.count_sq: dict[str, Any] = {name: 0.0 for name in self.layers}
+        self.samples = 0
 
     def sampling(self) -> bool:
         self.calls += 1
-        return self.calls % self.every == 0
+        self._sampled = self.calls % self.every == 0
+        return self._sampled
 
     def after_sim_step(self) -> None:
         self.sim_steps += 1
@@ -55,6 +67,7 @@ class Diagnostics:
             z = layer["postsynaptic"].spikes
             self.spikes[name] = self.spikes[name] + z.mean()
             self.silent[name] = self.silent[name] + z  # per-neuron counts, reduced at record
+            self.step_counts[name] = self.step_counts[name] + z
 
     def snapshot(self) -> dict[str, Tensor]:
         return {name: self.layers[name]["connection"].weight.clone() for name in self.trained}
@@ -70,10 +83,30 @@ class Diagnostics:
         self.sig_sum = self.sig_sum + (signal * act).sum()
         self.sig_sq = self.sig_sq + (signal * signal * act).sum()
         self.sig_n = self.sig_n + act.sum()
+        if self._sampled:  # each row's spike counts over this env step's windows
+            rows = 0
+            for name, counts in self.step_counts.items():
+                if isinstance(counts, Tensor):
+                    c = counts.flatten(1)
+                    self.count_sum[name] = self.count_sum[name] + c.sum(0)
+                    self.count_sq[name] = self.count_sq[name] + (c * c).sum(0)
+                    rows = c.shape[0]
+                self.step_counts[name] = 0.0
+            self.samples += rows
+            self._sampled = False
 
     def record(self, logger: Any, eligibility: Mapping[str, Tensor]) -> None:
         for name, layer in self.layers.items():
-            logger.record(f"snn/weight_norm/{name}", float(layer["connection"].weight.norm()))
+            weight = layer["connection"].weight
+            logger.record(f"snn/weight_norm/{name}", float(weight.norm()))
+            start = self.initial[name]
+            if start.shape == weight.shape:  # a population stacks its members' weights later
+                scale = float(start.abs().mean()) or 1.0
+                drift = float((weight.detach() - start).abs().mean()) / scale
+                logger.record(f"snn/weight_drift/{name}", drift)
+            selectivity = self.selectivity(name)
+            if selectivity is not None:
+                logger.record(f"snn/selectivity/{name}", selectivity)
             if self.sim_steps:
                 logger.record(f"snn/firing_rate/{name}", float(self.spikes[name]) / self.sim_steps)
                 silent = self.silent[name]
@@ -94,6 +127,21 @@ class Diagnostics:
             logger.record("modulator/mean", mean)
             logger.record("modulator/std", var**0.5)
         self.reset()
+
+    def selectivity(self, name: str) -> float | None:
+        """Mean lifetime sparseness of the layer's neurons over the sampled env steps (one
+        sample per env row and step: the neuron's spike count over both windows),
+        ``S = (1 - mean(c)^2 / mean(c^2)) / (1 - 1/n)`` per neuron that fired: 0 for a
+        neuron that answers every sample alike, 1 for one that answers a single sample.
+        None before two samples or when no neuron fired."""
+        n, total, sq = self.samples, self.count_sum[name], self.count_sq[name]
+        if n < 2 or not isinstance(total, Tensor):
+            return None
+        fired = sq > 0
+        if not bool(fired.any()):
+            return None
+        mean, mean_sq = total[fired] / n, sq[fired] / n
+        return float(((1.0 - mean * mean / mean_sq) / (1.0 - 1.0 / n)).mean())
 
 
 class EpisodeStats:

@@ -306,3 +306,28 @@ def test_train_seeds_runs_one_population_and_writes_each_seeds_run(tmp_path, cap
     assert "--seeds trains a batched population, which does not take --save-freq" in (
         capsys.readouterr().err
     )
+
+
+def test_train_writes_weight_images_of_the_feature_layers(tmp_path):
+    code, out = train(
+        tmp_path,
+        *("--total-timesteps", "120", "--n-envs", "2", "--weight-images", "60"),
+        *("--set", "features=[{size: 8}]"),
+    )
+    assert code == 0
+    images = sorted(p.name for p in (out / "weights").glob("*.png"))
+    assert len(images) >= 2 and all(p.startswith("features") for p in images)
+    assert (out / "weights" / images[0]).read_bytes()[:4] == b"\x89PNG"
+    assert train(tmp_path, "--seeds", "0", "1", "--weight-images", "60", name="s")[0] == 2
+
+
+def test_weight_mosaics_tile_kernels_and_image_receptive_fields():
+    import torch
+
+    from snn_rl.agents.weight_images import weight_mosaic
+
+    conv = weight_mosaic(torch.ones(3, 2, 4, 4))  # 3 rows of 2 kernels, NaN borders
+    assert conv.shape == (3 * 5 - 1, 2 * 5 - 1) and np.isnan(conv[4, 0]) and conv[0, 0] == 1
+    image = weight_mosaic(torch.arange(2 * 12.0).view(2, 12), (3, 4))
+    assert image.shape == (2 * 4 - 1, 4) and image[0, 1] == 1.0 and image[4, 0] == 12.0
+    assert weight_mosaic(torch.zeros(5, 7)).shape == (5, 7)

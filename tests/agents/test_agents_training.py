@@ -74,6 +74,8 @@ def test_logger_records_learning_and_plasticity_keys(tmp_path):
         "snn/eligibility_abs/output",
         "snn/mean_abs_dw",
         "snn/weight_norm/output",
+        "snn/weight_drift/output",
+        "snn/selectivity/output",
         "modulator/mean",
         "modulator/std",
         "train/learning_rate",
@@ -82,7 +84,33 @@ def test_logger_records_learning_and_plasticity_keys(tmp_path):
     last = rows[-1]
     assert 0.0 < float(last["snn/firing_rate/output"]) <= 1.0
     assert float(last["snn/mean_abs_dw"]) > 0.0
+    assert float(last["snn/weight_drift/output"]) > 0.0
+    assert 0.0 <= float(last["snn/selectivity/output"]) <= 1.0
     assert 8.0 <= float(last["rollout/ep_rew_mean"]) <= 500.0
+
+
+def test_selectivity_is_zero_for_uniform_answers_and_one_for_a_single_sample():
+    from snn_rl.agents.diagnostics import Diagnostics
+
+    class Layer:
+        def __init__(self):
+            self.spikes = torch.zeros(4, 3)
+
+    post = Layer()
+    conn = torch.nn.Linear(2, 3, bias=False)
+    diag = Diagnostics({"l": {"connection": conn, "postsynaptic": post}}, ["l"], every=1)
+
+    def step(spikes):
+        assert diag.sampling()
+        post.spikes = spikes
+        diag.after_sim_step()
+        diag.after_env_step(torch.zeros(4), torch.ones(4, dtype=torch.bool))
+
+    # neuron 0 fires for every sample, neuron 1 for one sample of 8, neuron 2 never
+    step(torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
+    step(torch.tensor([[1.0, 0.0, 0.0]] * 4))
+    assert diag.samples == 8
+    assert diag.selectivity("l") == pytest.approx((0.0 + 1.0) / 2)
 
 
 def test_agent_learns_the_bandit():
