@@ -208,3 +208,20 @@ def test_an_invalid_variant_is_named_by_its_index():
     with pytest.raises(VariantError, match=r"variants\[1\]\.rule\.lr must be >= 0") as err:
         AgentPopulation("CartPole-v1", [0, 1], variants=[{}, {"rule.lr": -1.0}])
     assert err.value.agent == 1
+
+
+def test_box_action_variants_explore_with_their_own_noise():
+    variants = [{"exploration.final_eps": 0.05}, {"exploration.final_eps": 0.4, "rule.lr": 0.02}]
+    steps = 30  # Pendulum: 200-step episodes, none ends this early
+    pop = AgentPopulation("Pendulum-v1", [1, 1], variants=variants, n_envs=2, device="cpu")
+    pop.learn(1_000, callbacks=[ConvertCallback(_StopAfter(steps)) for _ in variants])
+    for member, variant in zip(pop.members, variants, strict=True):
+        alone = MSTDPETAgent("Pendulum-v1", overrides=variant, n_envs=2, seed=1, device="cpu")
+        alone.learn(1_000, callback=_StopAfter(steps))
+        torch.testing.assert_close(
+            member.policy.network.connections["output"].weight,
+            alone.policy.network.connections["output"].weight,
+            atol=1e-5,
+            rtol=0,
+        )
+        assert member._exploration_rate == pytest.approx(variant["exploration.final_eps"])
