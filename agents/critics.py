@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from snn_rl._coding import agent_rows
 from snn_rl._validation import check_mask, register_class
 from snn_rl.agents.config import Section
 from snn_rl.envs.transition import Transition
@@ -113,12 +114,6 @@ def register_critic(
 
 
 CRITICS: dict[str, type[CriticConfig]] = CriticConfig.registry
-
-
-def _rows(value: float | Tensor, n: int) -> float | Tensor:
-    """A setting as it applies to agent-major rows: a float as it is, one value per agent
-    ``(A,)`` repeated for each of the agent's ``n`` rows."""
-    return value.repeat_interleave(n) if isinstance(value, Tensor) else value
 
 
 # ------------------------------------------------------------------------------ none
@@ -357,19 +352,18 @@ class TDCritic(Critic):
         """:meth:`__call__` for a population: the same updates, per agent's block of rows."""
         a = self.n_agents
         n = phi.shape[0] // a
-        # settings that vary by agent are (A,): per row for the row terms, per agent below
-        gamma = _rows(self.gamma, n)
-        trace_decay = _rows(self.gamma * self.lam, n)
-        lr = self.lr.unsqueeze(1) if isinstance(self.lr, Tensor) else self.lr
+        # settings that vary by agent are (A,): spread over each agent's rows (agent_rows)
         value, value_next = self.value(phi), self.value(phi_next)
-        delta = reward + gamma * value_next * ~tr.terminated - value
+        delta = reward + agent_rows(self.gamma, value_next) * value_next * ~tr.terminated - value
         delta = torch.where(tr.active, delta, 0.0)
         active = tr.active.unsqueeze(1)
-        decay = trace_decay.unsqueeze(1) if isinstance(trace_decay, Tensor) else trace_decay
+        decay = agent_rows(self.gamma * self.lam, self.e_trace)
         self.e_trace = torch.where(active, decay * self.e_trace + phi, self.e_trace)
         count = tr.active.view(a, n).sum(1).clamp(min=1)  # (A,)
         dw = torch.bmm(delta.view(a, 1, n), self.e_trace.view(a, n, -1)).view(a, -1)
-        self.weight = self.weight + lr / self._norm_sq * dw / count.unsqueeze(1)
+        self.weight = self.weight + agent_rows(self.lr, dw) / self._norm_sq * dw / count.unsqueeze(
+            1
+        )
         self.bias = self.bias + self.lr_bias * delta.view(a, n).sum(1) / count
         ended = (tr.terminated | tr.truncated) & tr.active
         self.e_trace = self.e_trace.masked_fill(ended.unsqueeze(1), 0.0)

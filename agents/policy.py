@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from snn_rl import SNNNetwork
-from snn_rl._coding import Generators, check_generator, draw_rows
+from snn_rl._coding import Generators, agent_rows, check_generator, draw_rows
 from snn_rl._guard import FiniteGuard
 from snn_rl._validation import check_bool
 from snn_rl.decoding import (
@@ -100,14 +100,12 @@ class Exploration:
     def discrete_action(self, counts: Tensor, tie_break: Tensor, rate: float | Tensor) -> Tensor:
         """Discrete: the exploratory action of output counts ``(B, n_out)``."""
         if isinstance(self._decoder, EpsilonGreedyDecoder):
-            self._decoder.epsilon = _per_row(rate, counts)
+            self._decoder.epsilon = agent_rows(rate, counts[:, 0])  # a float, or one per row
         return self._decoder(counts, tie_break)
 
     def box_action(self, greedy: Tensor, low: Tensor, high: Tensor, rate: float | Tensor) -> Tensor:
         """Box: the greedy action ``(B, action_dim)`` plus clipped Gaussian noise."""
-        rate = _per_row(rate, greedy)
-        if isinstance(rate, Tensor):
-            rate = rate.unsqueeze(1)
+        rate = agent_rows(rate, greedy)
         noise = draw_rows(
             lambda rows, g: torch.randn(
                 (rows.stop - rows.start, *greedy.shape[1:]), generator=g, device=greedy.device
@@ -116,15 +114,6 @@ class Exploration:
             self.generator,
         )
         return torch.clamp(greedy + rate * (high - low) * noise, low, high)
-
-
-def _per_row(value: float | Tensor, rows: Tensor) -> float | Tensor:
-    """A float as it is; one value per agent ``(A,)`` repeated over each agent's block of
-    the agent-major rows of ``rows`` ``(B, ...)``, on its device."""
-    if not isinstance(value, Tensor):
-        return value
-    per_row = value.to(device=rows.device, dtype=torch.get_default_dtype())
-    return per_row.repeat_interleave(rows.shape[0] // len(value))
 
 
 class SpikingPolicy(nn.Module):
@@ -259,19 +248,19 @@ class SpikingPolicy(nn.Module):
         Shape:
             action: ``(B,)`` long (Discrete) or ``(B, action_dim)`` -> ``(B, n_out)``.
         """
-        c = _per_row(self.feedback_current, action)  # a float, or one per agent (population)
-        if isinstance(c, Tensor):
-            c = c.unsqueeze(1)
         if self.discrete:  # row a of the sign table: +1 on action a's population, -1 elsewhere
             v = self.output.v
             signs = self._signs
             if signs is None or signs.dtype != v.dtype or signs.device != v.device:
                 chosen = torch.eye(self.n_actions, dtype=v.dtype, device=v.device)
                 self._signs = signs = 2.0 * chosen.repeat_interleave(self.pop_size, dim=1) - 1.0
-            return c * signs[action.long()]
-        per_neuron = action.to(self.output.v.dtype).repeat_interleave(self.pop_size, dim=1)
-        tuning = torch.exp(-0.5 * ((per_neuron - self._preferred) / self._tuning_width) ** 2)
-        return c * (2.0 * tuning - 1.0)
+            unit = signs[action.long()]
+        else:
+            per_neuron = action.to(self.output.v.dtype).repeat_interleave(self.pop_size, dim=1)
+            tuning = torch.exp(-0.5 * ((per_neuron - self._preferred) / self._tuning_width) ** 2)
+            unit = 2.0 * tuning - 1.0
+        # the current: a float, or one per agent of a population
+        return agent_rows(self.feedback_current, unit) * unit
 
     # ------------------------------------------------------------------------ evaluation
     def act(

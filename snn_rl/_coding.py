@@ -1,4 +1,5 @@
-"""Helpers shared by the encoders and decoders: bounds, evenly spaced centres, generators."""
+"""Helpers shared by the encoders and decoders: bounds, evenly spaced centres, generators,
+and the agent-major rows of a population (``draw_rows``, ``agent_rows``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ __all__ = [
     "check_bounds",
     "check_generator",
     "draw_rows",
+    "agent_rows",
     "check_n_per_dim",
     "space_bounds",
 ]
@@ -65,6 +67,20 @@ def draw_rows(
         raise ValueError(f"{batch} rows cannot be split among {agents} agents' generators")
     n = batch // agents
     return torch.cat([draw(slice(a * n, (a + 1) * n), g) for a, g in enumerate(generator)])
+
+
+def agent_rows(value: Any, like: torch.Tensor) -> Any:
+    """A setting held per agent of a population, ``(A,)``, as one value per agent-major row
+    of ``like`` (``like.shape[0] = A * n``: agent ``a``'s value on rows ``a*n .. (a+1)*n - 1``),
+    on ``like``'s device and in its dtype (the default float dtype for an integer ``like``),
+    shaped ``(rows, 1, ..., 1)`` to broadcast over ``like``. A plain number passes through,
+    so the callers' single-agent arithmetic is unchanged."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    dtype = like.dtype if like.is_floating_point() else torch.get_default_dtype()
+    rows = like.shape[0]
+    per_row = value.to(device=like.device, dtype=dtype).repeat_interleave(rows // len(value))
+    return per_row.view(rows, *(1,) * (like.dim() - 1))
 
 
 def check_bounds(low: Any, high: Any) -> tuple[np.ndarray, np.ndarray]:

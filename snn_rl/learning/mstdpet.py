@@ -39,6 +39,7 @@ import torch
 from torch import Tensor
 
 from snn_rl import functional as F
+from snn_rl._coding import agent_rows
 from snn_rl._validation import check_bool, check_in_range, check_mask, check_positive
 from snn_rl.learning.base import LayerMapping, _check_finite_state, synapse_view, weight_view
 from snn_rl.learning.stdp import PairRule
@@ -120,11 +121,11 @@ class _RewardModulated(PairRule):
             # per-agent values (vary_by_agent) scale each agent's rows of the factor they
             # multiply: a_pre the post spikes, a_post the post trace, the decay E itself
             if isinstance(a_pre, Tensor):
-                post_spikes, a_pre = post_spikes * _by_row(a_pre, post_spikes), 1.0
+                post_spikes, a_pre = post_spikes * agent_rows(a_pre, post_spikes), 1.0
             if isinstance(a_post, Tensor):
-                post_trace, a_post = post_trace * _by_row(a_post, post_trace), 1.0
+                post_trace, a_post = post_trace * agent_rows(a_post, post_trace), 1.0
             if isinstance(decay, Tensor):
-                e.mul_(_by_row(decay, e))
+                e.mul_(agent_rows(decay, e))
                 decay = 1.0
             F.eligibility_update(
                 e,
@@ -145,7 +146,7 @@ class _RewardModulated(PairRule):
         for name, layer, group in self.layers():
             e = self._e_trace(name, layer)
             decay = self._decay(layer, group)
-            e.mul_(_by_row(decay, e) if isinstance(decay, Tensor) else decay)
+            e.mul_(agent_rows(decay, e))
 
     def reset_state(self, mask: Tensor | None = None) -> None:
         """Zero E: all of it (re-allocated for the network's current batch size), or the
@@ -222,9 +223,8 @@ class _RewardModulated(PairRule):
                 # the scale goes into the rows, not into an alpha= on the matmul's result
                 # (torch 2.13's inductor drops such an alpha: see functional._scaled)
                 n = e.shape[0] // agents
-                if isinstance(lr, Tensor):
-                    lr = lr.repeat_interleave(n)
-                rows = r.to(device=e.device, dtype=e.dtype) * (lr / n)
+                r = r.to(device=e.device, dtype=e.dtype)
+                rows = r * (agent_rows(lr, r) / n)
                 if agents > 1:  # each agent's rows meet only its own E rows
                     dw = torch.bmm(rows.view(agents, 1, n), e.view(agents, n, -1))
                     dw = dw.view(agents, *e.shape[1:])
@@ -238,7 +238,7 @@ class _RewardModulated(PairRule):
                     dw = e.mean(0) if self.per_env else e  # E itself: only read
                 scale = lr * (r.to(device=e.device, dtype=e.dtype) if isinstance(r, Tensor) else r)
                 if isinstance(lr, Tensor):  # (A,): one step size per agent's weight block
-                    scale = scale.view(-1, *(1,) * (dw.dim() - 1))
+                    scale = agent_rows(scale, dw)
             if group["zero_sum"]:  # dw may be E itself: a new tensor, never in place
                 dw = dw - dw.mean(dim=-2, keepdim=True)
             self._apply_delta(name, layer, group, dw, scale)
@@ -247,14 +247,6 @@ class _RewardModulated(PairRule):
         group = super()._check_hyperparameters(group, given)
         group["zero_sum"] = check_bool("zero_sum", group["zero_sum"])
         return group
-
-
-def _by_row(value: Tensor, like: Tensor) -> Tensor:
-    """A per-agent hyperparameter ``(A,)`` as one value per row of ``like`` (agent-major
-    rows, ``like.shape[0] = A * n``), shaped to broadcast over ``like``."""
-    rows = like.shape[0]
-    per_row = value.to(device=like.device, dtype=like.dtype).repeat_interleave(rows // len(value))
-    return per_row.view(rows, *(1,) * (like.dim() - 1))
 
 
 class MSTDPET(_RewardModulated):

@@ -216,3 +216,15 @@ def test_vary_by_agent_refuses_what_cannot_vary():
         alone.vary_by_agent([alone, faster])
     with pytest.raises(ValueError, match="one MSTDPET per agent"):
         rule.vary_by_agent([others[0], object()])
+
+
+def test_agent_rows_spreads_one_value_per_agent_over_its_rows():
+    from snn_rl._coding import agent_rows
+
+    per_agent = torch.tensor([1.0, 2.0, 3.0])
+    like = torch.zeros(6, 4, 5, dtype=torch.float64)
+    spread = agent_rows(per_agent, like)
+    assert spread.shape == (6, 1, 1) and spread.dtype == torch.float64
+    assert spread.flatten().tolist() == [1.0, 1.0, 2.0, 2.0, 3.0, 3.0]
+    assert agent_rows(per_agent, torch.zeros(6, dtype=torch.long)).dtype == torch.float32
+    assert agent_rows(0.5, like) == 0.5  # a plain number passes through
