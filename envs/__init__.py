@@ -71,19 +71,18 @@ __all__ = [
     "register_reward_function",
 ]
 
-# id -> registration arguments; reward thresholds hold for the default constructor arguments.
-# The single-env tasks end every episode themselves (after ``episode_length`` trials); their
-# time limit is a cap that only a very long ``episode_length`` would reach.
+# id -> (entry point, time limit, reward threshold); thresholds hold for the default
+# constructor arguments. The research tasks end every episode themselves (after
+# ``episode_length`` trials); their time limit is a cap that only a very long
+# ``episode_length`` would reach. PixelCartPole is CartPole-v1 from its frames (event-coded),
+# with CartPole's time limit and threshold.
+_TASK_CAP = 1000
 _SINGLE_ENVS = {
-    "snn_rl/Bandit-v0": ("snn_rl.envs.bandit:BanditEnv", 0.75),
-    "snn_rl/XOR-v0": ("snn_rl.envs.xor:XOREnv", 0.9),
-    "snn_rl/TargetRate-v0": ("snn_rl.envs.target_rate:TargetRateEnv", -0.1),
-}
-# CartPole-v1 from its frames (event-coded); its time limit and threshold are CartPole's
-_PIXEL_ENVS = {
+    "snn_rl/Bandit-v0": ("snn_rl.envs.bandit:BanditEnv", _TASK_CAP, 0.75),
+    "snn_rl/XOR-v0": ("snn_rl.envs.xor:XOREnv", _TASK_CAP, 0.9),
+    "snn_rl/TargetRate-v0": ("snn_rl.envs.target_rate:TargetRateEnv", _TASK_CAP, -0.1),
     "snn_rl/PixelCartPole-v1": ("snn_rl.envs.image_wrappers:make_pixel_cartpole", 500, 475.0),
 }
-_TASK_CAP = 1000
 # id -> (vector class, time limit, reward threshold); each is the twin of the Gymnasium task
 # of the same name without the prefix.
 _VECTOR_ENVS = {
@@ -96,15 +95,7 @@ _VECTOR_ENVS = {
 
 def _register_envs() -> None:
     """Register every id once (re-importing the package does not re-register)."""
-    for env_id, (entry_point, threshold) in _SINGLE_ENVS.items():
-        if env_id not in gym.registry:
-            gym.register(
-                id=env_id,
-                entry_point=entry_point,
-                max_episode_steps=_TASK_CAP,
-                reward_threshold=threshold,
-            )
-    for env_id, (entry_point, max_steps, threshold) in _PIXEL_ENVS.items():
+    for env_id, (entry_point, max_steps, threshold) in _SINGLE_ENVS.items():
         if env_id not in gym.registry:
             gym.register(
                 id=env_id,
