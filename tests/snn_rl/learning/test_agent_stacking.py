@@ -25,20 +25,24 @@ def _inputs(steps: int, batch: int, n_in: int = 6) -> torch.Tensor:
     return (torch.rand(steps, batch, n_in, generator=gen) < 0.4).float()
 
 
-@pytest.mark.parametrize("per_env", [True, False])
-@pytest.mark.parametrize("reward", ["scalar", "rows"])
-def test_stacked_agents_learn_as_separate_networks(per_env, reward):
-    if reward == "rows" and not per_env:
-        pytest.skip("per-row rewards need per_env=True")
-    agents, n, steps = 3, 2, 25
+def _side_by_side(settings, per_env, reward, *, vary=False, decay_every=None, n=2, steps=25):
+    """Train a stacked network of ``len(settings)`` agents and one network per agent (rule
+    hyperparameters ``settings[a]``) on the same inputs; the stacked rule starts from
+    ``settings[0]`` and, with ``vary``, takes every agent's own by ``vary_by_agent``.
+    ``decay_every``: also a ``decay_state`` step every that many steps. Returns the stacked
+    network, the single networks, the stacked rule and, per step, both sides' spikes."""
+    agents = len(settings)
     singles = [_net(s) for s in range(agents)]
     rules = [
-        MSTDPET(m.layer_state_dict(), lr=0.05, e_trace_decay=0.9, per_env=per_env) for m in singles
+        MSTDPET(m.layer_state_dict(), per_env=per_env, **kw)
+        for m, kw in zip(singles, settings, strict=True)
     ]
     stacked = _net(0)
     stacked.stack_agents([_net(s) for s in range(agents)])
     stacked.reset_state(batch_size=agents * n)
-    rule = MSTDPET(stacked.layer_state_dict(), lr=0.05, e_trace_decay=0.9, per_env=per_env)
+    rule = MSTDPET(stacked.layer_state_dict(), per_env=per_env, **settings[0])
+    varied = rule.vary_by_agent(rules) if vary else None
+    rule.reset_state()
     for m, r in zip(singles, rules, strict=True):
         m.reset_state(batch_size=n)
         r.reset_state()
@@ -46,15 +50,31 @@ def test_stacked_agents_learn_as_separate_networks(per_env, reward):
     rewards = torch.linspace(-1, 1, agents * n)
     outs = []
     for t in range(steps):
+        decay = decay_every is not None and t % decay_every == decay_every - 1
         out = stacked(x[t])
         rule.update_state()
+        if decay:
+            rule.decay_state()
         rule.step(rewards if reward == "rows" else 0.5)
         parts = []
         for a, (m, r) in enumerate(zip(singles, rules, strict=True)):
             parts.append(m(x[t, a * n : (a + 1) * n]))
             r.update_state()
+            if decay:
+                r.decay_state()
             r.step(rewards[a * n : (a + 1) * n] if reward == "rows" else 0.5)
         outs.append((out, torch.cat(parts)))
+    return stacked, singles, varied, outs
+
+
+@pytest.mark.parametrize("per_env", [True, False])
+@pytest.mark.parametrize("reward", ["scalar", "rows"])
+def test_stacked_agents_learn_as_separate_networks(per_env, reward):
+    if reward == "rows" and not per_env:
+        pytest.skip("per-row rewards need per_env=True")
+    agents = 3
+    settings = [dict(lr=0.05, e_trace_decay=0.9)] * agents
+    stacked, singles, _, outs = _side_by_side(settings, per_env, reward)
     assert stacked.connections["fc"].weight.shape == (agents, 4, 6)
     for a, m in enumerate(singles):
         torch.testing.assert_close(
@@ -153,38 +173,13 @@ def test_a_rule_state_saved_before_zero_sum_existed_loads_without_it():
 def test_hyperparameters_vary_by_agent_as_separate_rules(per_env, reward):
     if reward == "rows" and not per_env:
         pytest.skip("per-row rewards need per_env=True")
-    agents, n, steps = 3, 2, 25
     settings = [
         dict(lr=0.05, a_pre=1.0, a_post=0.0, e_trace_decay=0.9, w_min=-1.0, w_max=1.0),
         dict(lr=0.02, a_pre=0.5, a_post=0.3, e_trace_decay=0.5, w_min=-0.2, w_max=0.8),
         dict(lr=0.10, a_pre=2.0, a_post=1.0, e_trace_decay=0.99, w_min=-1.0, w_max=0.6),
     ]
-    singles = [_net(s) for s in range(agents)]
-    rules = [
-        MSTDPET(m.layer_state_dict(), per_env=per_env, **kw)
-        for m, kw in zip(singles, settings, strict=True)
-    ]
-    stacked = _net(0)
-    stacked.stack_agents([_net(s) for s in range(agents)])
-    stacked.reset_state(batch_size=agents * n)
-    rule = MSTDPET(stacked.layer_state_dict(), per_env=per_env, **settings[0])
-    assert rule.vary_by_agent(rules) == ["a_post", "a_pre", "e_trace_decay", "lr", "w_max", "w_min"]
-    rule.reset_state()
-    for m, r in zip(singles, rules, strict=True):
-        m.reset_state(batch_size=n)
-        r.reset_state()
-    x = _inputs(steps, agents * n)
-    rewards = torch.linspace(-1, 1, agents * n)
-    for t in range(steps):
-        stacked(x[t])
-        rule.update_state()
-        rule.decay_state() if t % 5 == 4 else None
-        rule.step(rewards if reward == "rows" else 0.5)
-        for a, (m, r) in enumerate(zip(singles, rules, strict=True)):
-            m(x[t, a * n : (a + 1) * n])
-            r.update_state()
-            r.decay_state() if t % 5 == 4 else None
-            r.step(rewards[a * n : (a + 1) * n] if reward == "rows" else 0.5)
+    stacked, singles, varied, _ = _side_by_side(settings, per_env, reward, vary=True, decay_every=5)
+    assert varied == ["a_post", "a_pre", "e_trace_decay", "lr", "w_max", "w_min"]
     for a, m in enumerate(singles):
         torch.testing.assert_close(
             stacked.connections["fc"].agent_weight(a), m.connections["fc"].weight
