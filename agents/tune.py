@@ -177,19 +177,19 @@ def run_batch(spec: TuneSpec, study: optuna.Study, size: int) -> list[optuna.tri
     NaN or inf in training prunes its population (which cannot tell whose weights they were).
     """
     cls = agent_class(spec.algo)
+
+    def fixed(trial: optuna.Trial) -> dict[str, Any]:  # what a population cannot vary
+        return {k: v for k, v in trial.params.items() if k not in cls.population_variants}
+
     first = study.ask()
     asked = [(first, dict(cls.search_space(first)))]
-    shared = {k: v for k, v in first.params.items() if k not in cls.population_variants}
     for _ in range(size - 1):
-        study.enqueue_trial(shared, skip_if_exists=False)
+        study.enqueue_trial(fixed(first), skip_if_exists=False)
         trial = study.ask()
         asked.append((trial, dict(cls.search_space(trial))))
     groups: dict[str, list[tuple[optuna.Trial, dict[str, Any]]]] = {}
     for trial, variant in asked:
-        key = repr(
-            sorted((k, v) for k, v in trial.params.items() if k not in cls.population_variants)
-        )
-        groups.setdefault(key, []).append((trial, variant))
+        groups.setdefault(repr(sorted(fixed(trial).items())), []).append((trial, variant))
     finished: list[optuna.trial.FrozenTrial] = []
     for group in groups.values():
         finished.extend(_run_population(spec, study, cls, group))
