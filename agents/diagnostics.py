@@ -43,7 +43,6 @@ class Diagnostics:
 
     def reset(self) -> None:
         self.spikes = {name: 0.0 for name in self.layers}
-        self.silent = {name: 0.0 for name in self.layers}
         self.sim_steps = 0
         self.dw = 0.0
         self.dw_n = 0
@@ -66,7 +65,6 @@ class Diagnostics:
         for name, layer in self.layers.items():
             z = layer["postsynaptic"].spikes
             self.spikes[name] = self.spikes[name] + z.mean()
-            self.silent[name] = self.silent[name] + z  # per-neuron counts, reduced at record
             self.step_counts[name] = self.step_counts[name] + z
 
     def snapshot(self) -> dict[str, Tensor]:
@@ -109,12 +107,8 @@ class Diagnostics:
                 logger.record(f"snn/selectivity/{name}", selectivity)
             if self.sim_steps:
                 logger.record(f"snn/firing_rate/{name}", float(self.spikes[name]) / self.sim_steps)
-                silent = self.silent[name]
-                frac = (
-                    float((silent.sum(0) == 0).double().mean())
-                    if isinstance(silent, Tensor)
-                    else 1.0
-                )
+                total = self.count_sum[name]  # per neuron, over the sampled steps and rows
+                frac = float((total == 0).double().mean()) if isinstance(total, Tensor) else 1.0
                 logger.record(f"snn/silent_fraction/{name}", frac)
         for name, e in eligibility.items():
             logger.record(f"snn/eligibility_abs/{name}", float(e.abs().mean()))

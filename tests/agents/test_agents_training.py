@@ -2,6 +2,7 @@
 
 import csv
 import json
+from types import SimpleNamespace
 
 import gymnasium as gym
 import numpy as np
@@ -111,6 +112,10 @@ def test_selectivity_is_zero_for_uniform_answers_and_one_for_a_single_sample():
     step(torch.tensor([[1.0, 0.0, 0.0]] * 4))
     assert diag.samples == 8
     assert diag.selectivity("l") == pytest.approx((0.0 + 1.0) / 2)
+    recorded = {}
+    diag.record(SimpleNamespace(record=lambda key, value, **kw: recorded.update({key: value})), {})
+    assert recorded["snn/silent_fraction/l"] == pytest.approx(1 / 3)  # neuron 2 never fired
+    assert recorded["snn/selectivity/l"] == pytest.approx(0.5)
 
 
 def test_agent_learns_the_bandit():
