@@ -147,7 +147,7 @@ class ScheduledEvaluation(BaseCallback):
 
     def _on_training_start(self) -> None:
         self._mark = time.perf_counter()
-        self._next = (self.model.num_timesteps // self.eval_freq + 1) * self.eval_freq
+        self._next = _next_point(self.model.num_timesteps, self.eval_freq)
         if self.eval_at_start:
             self._evaluate()
 
@@ -159,11 +159,40 @@ class ScheduledEvaluation(BaseCallback):
     def _on_step(self) -> bool:
         if self.model.num_timesteps < self._next:
             return True
-        self._next = (self.model.num_timesteps // self.eval_freq + 1) * self.eval_freq
+        self._next = _next_point(self.model.num_timesteps, self.eval_freq)
         return self._evaluate()
 
 
-class PeriodicCheckpoint(BaseCallback):
+def _next_point(steps: int, every: int) -> int:
+    """The first multiple of ``every`` env steps after ``steps``."""
+    return (steps // every + 1) * every
+
+
+class _EveryEnvSteps(BaseCallback):
+    """Calls :meth:`_due` every ``every`` env steps (counted in ``model.num_timesteps``, as
+    :class:`ScheduledEvaluation`), whatever the number of envs."""
+
+    reads_step_locals = False
+
+    def __init__(self, every: int, name: str) -> None:
+        super().__init__()
+        self._every = check_int(name, every, minimum=1)
+        self._next = self._every
+
+    def _due(self) -> None:
+        raise NotImplementedError
+
+    def _on_training_start(self) -> None:
+        self._next = _next_point(self.model.num_timesteps, self._every)
+
+    def _on_step(self) -> bool:
+        if self.model.num_timesteps >= self._next:
+            self._next = _next_point(self.model.num_timesteps, self._every)
+            self._due()
+        return True
+
+
+class PeriodicCheckpoint(_EveryEnvSteps):
     """Save the model every ``save_freq`` env steps (counted in ``model.num_timesteps``, as
     :class:`ScheduledEvaluation`) to ``folder/<name_prefix>_<steps>_steps.zip``.
 
@@ -173,62 +202,39 @@ class PeriodicCheckpoint(BaseCallback):
     (the model's ``save``). ``saved`` lists the paths written.
     """
 
-    reads_step_locals = False
-
     def __init__(self, save_freq: int, folder: str | Path, name_prefix: str = "model") -> None:
-        super().__init__()
-        self.save_freq = check_int("save_freq", save_freq, minimum=1)
+        super().__init__(save_freq, "save_freq")
         self.folder = Path(folder)
         self.name_prefix = name_prefix
         self.saved: list[Path] = []
-        self._next = save_freq
 
-    def _on_training_start(self) -> None:
-        self._next = (self.model.num_timesteps // self.save_freq + 1) * self.save_freq
-
-    def _on_step(self) -> bool:
-        if self.model.num_timesteps >= self._next:
-            self._next = (self.model.num_timesteps // self.save_freq + 1) * self.save_freq
-            path = self.folder / f"{self.name_prefix}_{self.model.num_timesteps}_steps.zip"
-            self.saved.append(Path(self.model.save(path) or path))
-        return True
+    def _due(self) -> None:
+        path = self.folder / f"{self.name_prefix}_{self.model.num_timesteps}_steps.zip"
+        self.saved.append(Path(self.model.save(path) or path))
 
 
-class WeightImages(BaseCallback):
+class WeightImages(_EveryEnvSteps):
     """Every ``every`` env steps (and at the end) write the weights of the layers of
     ``roles`` as PNG mosaics, ``folder/<layer>_<steps>.png``
     (:func:`~snn_rl.agents.weight_images.save_weight_images`; needs matplotlib). ``saved``
     lists the paths written."""
 
-    reads_step_locals = False
-
     def __init__(
         self, every: int, folder: str | Path, roles: tuple[str, ...] = ("features",)
     ) -> None:
-        super().__init__()
-        self.every = check_int("every", every, minimum=1)
+        super().__init__(every, "every")
         self.folder = Path(folder)
         self.roles = tuple(roles)
         self.saved: list[Path] = []
-        self._next = every
 
-    def _save(self) -> None:
+    def _due(self) -> None:
         from snn_rl.agents.weight_images import save_weight_images
 
         network = self.model.policy.network
         self.saved += save_weight_images(network, self.folder, self.model.num_timesteps, self.roles)
 
-    def _on_training_start(self) -> None:
-        self._next = (self.model.num_timesteps // self.every + 1) * self.every
-
-    def _on_step(self) -> bool:
-        if self.model.num_timesteps >= self._next:
-            self._next = (self.model.num_timesteps // self.every + 1) * self.every
-            self._save()
-        return True
-
     def _on_training_end(self) -> None:
-        self._save()
+        self._due()
 
 
 def make_callback(callback: MaybeCallback, progress_bar: bool) -> BaseCallback:
