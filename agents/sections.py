@@ -150,6 +150,14 @@ class FeatureLayerConfig(Section):
     every neuron of the layer starts equal and stays equal, and without competition FedeSTDP
     drives them all to the same weights (``winners: null`` turns it off).
 
+    ``inhibition_radius`` (convolutional layers with ``winners: 1``) extends the competition
+    across the maps to every position within that many positions (``FedeNeuron(
+    inhibition_radius=)``), so two maps cannot keep one pattern at shifted offsets.
+    ``target_rate`` (None: off) turns on the rule's homeostasis: each neuron's (each map's)
+    threshold moves by ``homeostasis_lr`` times the gap between its spike rate and
+    ``target_rate`` per step (``FedeSTDP(target_rate=)``), so a neuron fires only for the
+    inputs it matches best and a silent one gets its turn.
+
     ``kernel_size`` (image observations only) makes the layer convolutional: ``size`` maps
     of ``kernel_size`` x ``kernel_size`` kernels over the previous layer's ``(C, H, W)``
     maps (the first over the image), ``stride`` apart, ``padding`` (default
@@ -165,6 +173,9 @@ class FeatureLayerConfig(Section):
     tau_v: float = 5.0
     w_spread: float = 0.5
     winners: int | None = 1
+    inhibition_radius: int = 0
+    target_rate: float | None = None
+    homeostasis_lr: float = 1.0
     kernel_size: int | None = None
     stride: int = 1
     padding: int | None = None
@@ -190,6 +201,17 @@ class FeatureLayerConfig(Section):
             raise ValueError(f"w_spread must lie in [0, 1], got {self.w_spread}")
         if self.winners is not None and self.winners < 1:
             raise ValueError(f"winners must be >= 1 or None, got {self.winners}")
+        if self.inhibition_radius < 0:
+            raise ValueError(f"inhibition_radius must be >= 0, got {self.inhibition_radius}")
+        if self.inhibition_radius and (self.kernel_size is None or self.winners != 1):
+            raise ValueError(
+                "inhibition_radius needs a convolutional layer (kernel_size) with winners: 1, "
+                f"got kernel_size {self.kernel_size} and winners {self.winners}"
+            )
+        if self.target_rate is not None and not 0.0 < self.target_rate <= 1.0:
+            raise ValueError(f"target_rate must lie in (0, 1] or be None, got {self.target_rate}")
+        if self.homeostasis_lr <= 0:
+            raise ValueError(f"homeostasis_lr must be > 0, got {self.homeostasis_lr}")
 
 
 @dataclass(frozen=True)
@@ -282,7 +304,13 @@ class NetworkConfig(Section):
             else:
                 conn = _dense(size, feat.size, shape, generator)
                 shape = (feat.size,)
-            post = FedeNeuron(shape, thresh=feat.thresh, tau_v=feat.tau_v, winners=feat.winners)
+            post = FedeNeuron(
+                shape,
+                thresh=feat.thresh,
+                tau_v=feat.tau_v,
+                winners=feat.winners,
+                inhibition_radius=feat.inhibition_radius,
+            )
             net.add_layer(name, conn, pre, post, role="features")
             conn.reset_weights("constant", feat.w_init)
             if feat.w_spread > 0:
@@ -395,7 +423,14 @@ class RuleConfig(Section):
 def build_feature_rule(layers: dict, features: tuple[FeatureLayerConfig, ...]) -> FedeSTDP:
     """One FedeSTDP rule, one parameter group per feature layer (in layer order)."""
     groups = [
-        {"layers": {name: layer}, "lr": feat.lr, "w_init": feat.w_init, "a": feat.a}
+        {
+            "layers": {name: layer},
+            "lr": feat.lr,
+            "w_init": feat.w_init,
+            "a": feat.a,
+            "target_rate": feat.target_rate,
+            "homeostasis_lr": feat.homeostasis_lr,
+        }
         for (name, layer), feat in zip(layers.items(), features, strict=True)
     ]
     first = features[0]

@@ -3,8 +3,9 @@
 Stimuli: 9 x 9 images, each with one 3-pixel bar of one of 4 orientations (horizontal,
 vertical, two diagonals) at a random place. Network: IF inputs (1, 9, 9) -> Conv2d(1, C, 3,
 padding 1) -> FedeNeuron (C, 9, 9) with lateral inhibition across the C maps at each position
-(``winners=1``), weights uniform on ``w_init * [1 - spread, 1 + spread]``, trained by FedeSTDP
-(``post_spike`` mode) on batches of 16 images shown for 8 simulation steps each.
+(``winners=1``) or, with ``--radius r``, across the maps within r positions, weights uniform on ``w_init * [1 - spread, 1 + spread]``, trained by FedeSTDP
+(``post_spike`` mode) on batches of 16 images shown for 8 simulation steps each, with or
+without its homeostasis (``--target-rate``: each map's threshold moves towards the rate).
 
 Selectivity, per map: ``(best - mean of the other three) / (best + mean of the others)`` of
 its spike count summed over positions, per orientation (0: responds to all alike, 1: to one
@@ -12,11 +13,13 @@ only), averaged over the maps, on 64 fresh test images; and how many orientation
 map's favourite.
 
     python benchmarks/fede_bars.py --lr 0.01 0.05 0.2 --steps 800
+    python benchmarks/fede_bars.py --lr 0.02 --target-rate 0 0.0005 0.001 0.002 --seeds 0 1 2
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 
 import torch
 
@@ -43,13 +46,18 @@ def bars(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     return images, labels
 
 
-def build(seed: int, maps: int, w_init: float, spread: float, thresh: float) -> SNNNetwork:
+def build(
+    seed: int, maps: int, w_init: float, spread: float, thresh: float, radius: int = 0
+) -> SNNNetwork:
     gen = torch.Generator().manual_seed(seed)
     net = SNNNetwork()
     conv = Conv2d(1, maps, 3, input_size=(SIZE, SIZE), padding=1)
     source = IFNeuron((1, SIZE, SIZE), thresh=1.0, alpha_t=0.2, decay_t=0.8)
     net.add_layer(
-        "features", conv, source, FedeNeuron((maps, SIZE, SIZE), thresh=thresh, winners=1)
+        "features",
+        conv,
+        source,
+        FedeNeuron((maps, SIZE, SIZE), thresh=thresh, winners=1, inhibition_radius=radius),
     )
     conv.reset_weights("constant", w_init)
     with torch.no_grad():
@@ -69,36 +77,65 @@ def selectivity(net: SNNNetwork, steps: int = 8) -> tuple[float, int]:
     return index, favourites
 
 
+def train(
+    net: SNNNetwork,
+    lr: float,
+    *,
+    steps: int,
+    seed: int,
+    w_init: float = 1.5,
+    target_rate: float | None = None,
+    points: int = 4,
+) -> list[tuple[float, int]]:
+    """Train ``net`` on ``steps`` simulation steps of bars; the selectivity before and at
+    ``points`` evenly spaced moments."""
+    scores = [selectivity(net)]
+    rule = FedeSTDP(net.layer_state_dict(), lr=lr, w_init=w_init, a=0.0, target_rate=target_rate)
+    gen = torch.Generator().manual_seed(seed + 7)
+    for step in range(8, steps + 1, 8):
+        images, _ = bars(16, gen)
+        net.reset_state(batch_size=16)
+        for _ in range(8):
+            net(images)
+            rule.step()
+        if step % (steps // points) == 0:
+            scores.append(selectivity(net))
+    return scores
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lr", type=float, nargs="+", default=[0.01, 0.05, 0.2])
+    parser.add_argument(
+        "--target-rate", type=float, nargs="+", default=[0.0], help="0: no homeostasis"
+    )
     parser.add_argument("--steps", type=int, default=800, help="training simulation steps")
     parser.add_argument("--maps", type=int, default=4)
     parser.add_argument("--w-init", type=float, default=1.5)
     parser.add_argument("--spread", type=float, default=0.5)
     parser.add_argument("--thresh", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--radius", type=int, nargs="+", default=[0], help="inhibition radius")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    print(
-        "| lr | before | "
-        + " | ".join(f"after {s}" for s in range(args.steps // 4, args.steps + 1, args.steps // 4))
-        + " |"
-    )
-    for lr in args.lr:
-        net = build(args.seed, args.maps, args.w_init, args.spread, args.thresh)
-        cells = ["{:.2f} ({})".format(*selectivity(net))]
-        rule = FedeSTDP(net.layer_state_dict(), lr=lr, w_init=args.w_init, a=0.0)
-        gen = torch.Generator().manual_seed(args.seed + 7)
-        for step in range(8, args.steps + 1, 8):
-            images, _ = bars(16, gen)
-            net.reset_state(batch_size=16)
-            for _ in range(8):
-                net(images)
-                rule.step()
-            if step % (args.steps // 4) == 0:
-                cells.append("{:.2f} ({})".format(*selectivity(net)))
-        print(f"| {lr:g} | " + " | ".join(cells) + " |")
+    moments = range(args.steps // 4, args.steps + 1, args.steps // 4)
+    head = "| lr | radius | target rate | seed | before | "
+    print(head + " | ".join(f"{s}" for s in moments) + " |")
+    print("| --- " * (5 + len(moments)) + "|")
+    for lr, radius, rate, seed in itertools.product(
+        args.lr, args.radius, args.target_rate, args.seeds
+    ):
+        net = build(seed, args.maps, args.w_init, args.spread, args.thresh, radius)
+        scores = train(
+            net,
+            lr,
+            steps=args.steps,
+            seed=seed,
+            w_init=args.w_init,
+            target_rate=rate or None,
+        )
+        cells = " | ".join(f"{index:.2f} ({fav})" for index, fav in scores)
+        print(f"| {lr:g} | {radius} | {rate or 'off'} | {seed} | {cells} |", flush=True)
     return 0
 
 

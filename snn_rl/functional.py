@@ -170,6 +170,45 @@ def threshold_update(
     raise _unknown_update_type(update_type)
 
 
+def neighbourhood_winners(v: Tensor, fired: Tensor, radius: int) -> tuple[Tensor, Tensor]:
+    """Winner-take-all over maps and a spatial neighbourhood: the crossing neurons whose
+    voltage is the highest of all crossing ones of every map within ``radius`` positions
+    spike; every neuron within ``radius`` of a crossing one resets.
+
+    Shape:
+        v, fired: ``(B, C, H, W)`` -> spikes and resets ``(B, C, H, W)`` (bool).
+    """
+    window = 2 * radius + 1
+    masked = torch.where(fired, v, torch.full_like(v, torch.finfo(v.dtype).min))
+    peak = torch.nn.functional.max_pool3d(
+        masked.unsqueeze(1), (v.shape[1], window, window), stride=1, padding=(0, radius, radius)
+    ).squeeze(1)  # (B, 1, H, W): the highest crossing voltage near each position
+    crossed = fired.any(1, keepdim=True).to(v.dtype)
+    near = torch.nn.functional.max_pool2d(crossed, window, stride=1, padding=radius) > 0
+    return fired & (masked >= peak), near.expand_as(fired)
+
+
+def homeostasis_update(
+    offset: Tensor, spikes: Tensor, *, target_rate: float, lr: float, floor: float
+) -> Tensor:
+    """Threshold offset after one step of rate homeostasis: ``offset + lr * (r - target_rate)``,
+    clamped at ``floor``.
+
+    ``r`` is the spike rate of this step over the env rows and over every dimension the offset
+    shares (size 1 in ``offset``, e.g. the positions of a feature map with one offset per map).
+    A neuron firing above the target raises its threshold, one firing below lowers it, so every
+    neuron (map) ends up spiking at about ``target_rate`` per step on its input statistics.
+
+    Shape:
+        offset: ``shape`` or ``(C, 1, 1)`` for a ``(C, H, W)`` population; spikes ``(B, *shape)``.
+    """
+    rate = spikes.mean(0)
+    shared = tuple(i for i, n in enumerate(offset.shape) if n == 1 and rate.shape[i] != 1)
+    if shared:
+        rate = rate.mean(shared, keepdim=True)
+    return torch.add(offset, rate - target_rate, alpha=lr).clamp_(min=floor)
+
+
 def refractory_update(counts: Tensor, spikes: Tensor, *, refrac_steps: int) -> Tensor:
     """Remaining refractory steps: decrement where positive, then add ``refrac_steps`` per spike.
 

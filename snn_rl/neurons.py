@@ -483,6 +483,16 @@ class FedeNeuron(IFNeuron):
     field. ``winners`` (None: off) adds lateral inhibition: where neurons cross the
     threshold, only the ``winners`` of highest voltage spike, and all of them reset (in one
     env row of a 1-D population; across the channels at each position of a ``(C, H, W)`` one).
+    ``inhibition_radius`` r (``(C, H, W)`` populations with ``winners=1``; default 0) widens
+    that to a neighbourhood: a neuron spikes only if its voltage is the highest of the crossing
+    neurons of every map within r positions (a ``(2r+1) x (2r+1)`` window; exact ties all
+    spike), and every neuron within r of a crossing one resets. Without it two maps can hold
+    the same pattern at shifted offsets, since they never compete at one position.
+
+    The live threshold is ``thresh + thresh_offset``: the offset, a persistent buffer (saved
+    in ``state_dict``, kept by :meth:`reset_state`) with one value per neuron of a 1-D
+    population and one per map ``(C, 1, 1)`` of a ``(C, H, W)`` one, is 0 unless a rule's
+    homeostasis moves it (:class:`~snn_rl.learning.FedeSTDP` ``target_rate``).
 
     Shape:
         current, trace_sum: ``(B, *shape)`` -> spikes ``(B, *shape)``.
@@ -494,12 +504,33 @@ class FedeNeuron(IFNeuron):
     update_type: UpdateType = field(default="exponential", init=False)
     tau_v: float = 5.0
     winners: int | None = None
+    inhibition_radius: int = 0
 
     def _check(self) -> None:
         super()._check()
         self.tau_v = check_positive("tau_v", self.tau_v)
         if self.winners is not None:
             self.winners = check_int("winners", self.winners, minimum=1)
+        self.inhibition_radius = check_int("inhibition_radius", self.inhibition_radius, minimum=0)
+        if self.inhibition_radius and (len(self.shape) != 3 or self.winners != 1):
+            raise ValueError(
+                f"inhibition_radius ({self.inhibition_radius}) needs a (C, H, W) population "
+                f"with winners=1, got shape {self.shape} and winners={self.winners}"
+            )
+
+    def __post_init__(self, dtype: torch.dtype | None, device: torch.device | str | None) -> None:
+        super().__post_init__(dtype, device)
+        per = (self.shape[0], 1, 1) if len(self.shape) == 3 else self.shape
+        self.register_buffer("thresh_offset", torch.zeros(per, dtype=dtype, device=device))
+
+    def _threshold(self) -> Tensor:
+        return self.thresh + self._buffers["thresh_offset"]
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        key = prefix + "thresh_offset"
+        if key not in state_dict:  # saved before the offset existed: it was 0
+            state_dict[key] = torch.zeros_like(self._buffers["thresh_offset"])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _compete(self, v: Tensor, fired: Tensor) -> tuple[Tensor, Tensor]:
         """Lateral inhibition (``winners`` = k): where any neuron crosses the threshold, only
@@ -508,6 +539,8 @@ class FedeNeuron(IFNeuron):
         one (the paper's inhibition between feature maps)."""
         if self.winners is None:
             return fired, fired
+        if self.inhibition_radius:
+            return F.neighbourhood_winners(v, fired, self.inhibition_radius)
         k = min(self.winners, fired.shape[1])
         top = torch.zeros_like(fired).scatter_(1, v.topk(k, dim=1).indices, True)
         return fired & top, fired.any(dim=1, keepdim=True).expand_as(fired)

@@ -140,3 +140,14 @@ def test_shaped_reward_scores_the_env_return(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["reward"]["name"] == "centre"  # the user function, by name
     assert set(summary["per_seed"]) == {"0"}
+
+
+def test_homeostasis_and_a_neighbourhood_make_conv_features_orientation_selective():
+    bars = load("fede_bars")
+    scores = {}
+    for radius, rate in ((0, None), (2, 0.002)):
+        net = bars.build(1, 4, 1.5, 0.5, 1.0, radius)
+        scores[radius] = bars.train(net, 0.02, steps=200, seed=1, target_rate=rate, points=1)
+    plain_after, after, favourites = scores[0][-1][0], *scores[2][-1]
+    assert plain_after < 0.5  # FedeSTDP alone: every map answers several orientations
+    assert after >= 0.95 and favourites == 4  # each map one orientation, all four covered

@@ -38,12 +38,24 @@ class FedeSTDP(LearningRule):
 
     ``step()`` reads the live activity of the current step; the rule has no state.
 
+    Homeostasis (``target_rate``, default None: off): each step also moves the postsynaptic
+    :class:`~snn_rl.FedeNeuron`'s ``thresh_offset`` by ``homeostasis_lr * (r - target_rate)``,
+    ``r`` the neuron's spike rate this step over the env rows (for a feature map, over its
+    positions too: one offset per map), so that a neuron firing more than the target raises its
+    threshold and a silent one lowers it, down to ``v_rest + 0.1 * (thresh - v_rest)``. Two
+    things follow that FedeSTDP alone lacks: only the inputs a neuron matches best still make
+    it fire (and so shape its weights), and a neuron that lost every competition gets its
+    turn. Measured on oriented bars in docs/results.md.
+
     Args:
         layers: ``name -> layer`` mapping or parameter groups (see :class:`LearningRule`).
         lr: learning rate, > 0.
         w_init: reference (initial) weight.
         a: stability parameter in ``[0, 1)``.
         mode: ``"post_spike"`` or ``"every_step"``.
+        target_rate: spikes per neuron and step the homeostasis aims at, in ``(0, 1]``, or
+            None (no homeostasis).
+        homeostasis_lr: threshold change per unit of rate error, > 0.
 
     Shape:
         Linear weight ``(out, in)``, Conv2d ``(C_out, C_in, kh, kw)``; activity ``(B, ...)``.
@@ -62,6 +74,8 @@ class FedeSTDP(LearningRule):
         tensor([[0.6718, 0.3282]])
     """
 
+    added_hyperparameters = {"target_rate": None, "homeostasis_lr": 1.0}
+
     def __init__(
         self,
         layers: LayerMapping | Iterable[Mapping[str, Any]],
@@ -70,8 +84,12 @@ class FedeSTDP(LearningRule):
         w_init: float,
         a: float,
         mode: FedeMode = "post_spike",
+        target_rate: float | None = None,
+        homeostasis_lr: float = 1.0,
     ) -> None:
-        super().__init__(layers, {"lr": lr, "w_init": w_init, "a": a, "mode": mode})
+        defaults = {"lr": lr, "w_init": w_init, "a": a, "mode": mode}
+        defaults |= {"target_rate": target_rate, "homeostasis_lr": homeostasis_lr}
+        super().__init__(layers, defaults)
 
     def _check_hyperparameters(self, group: dict[str, Any], given: set[str]) -> dict[str, Any]:
         group = dict(group)
@@ -79,7 +97,21 @@ class FedeSTDP(LearningRule):
         group["w_init"] = check_finite("w_init", group["w_init"])
         group["a"] = check_in_range("a", group["a"], 0.0, 1.0, high_inclusive=False)
         group["mode"] = check_choice("mode", group["mode"], FEDE_MODES)
+        if group["target_rate"] is not None:
+            group["target_rate"] = check_in_range("target_rate", group["target_rate"], 0.0, 1.0)
+            if group["target_rate"] == 0.0:
+                raise ValueError("target_rate must be > 0 (None turns homeostasis off)")
+        group["homeostasis_lr"] = check_positive("homeostasis_lr", group["homeostasis_lr"])
         return group
+
+    def _init_layer_state(self, layer: Mapping[str, Any], group: dict) -> dict[str, Any]:
+        post = layer["postsynaptic"]
+        if group["target_rate"] is not None and "thresh_offset" not in post._buffers:
+            raise TypeError(
+                "target_rate (homeostasis) moves the threshold of FedeNeuron populations; "
+                f"this layer's postsynaptic population is a {type(post).__name__}"
+            )
+        return {}
 
     def step(self, reward: Any = None) -> None:
         """Apply one FedeSTDP update to every layer (unsupervised: no reward)."""
@@ -96,3 +128,13 @@ class FedeSTDP(LearningRule):
                 mode=group["mode"],
             )
             self._apply_delta(name, layer, group, group["lr"] * delta)
+            if group["target_rate"] is not None:
+                post = layer["postsynaptic"]
+                buf = post._buffers
+                buf["thresh_offset"] = F.homeostasis_update(
+                    buf["thresh_offset"],
+                    buf["spikes"],
+                    target_rate=group["target_rate"],
+                    lr=group["homeostasis_lr"],
+                    floor=-0.9 * (post.thresh - post.v_rest),
+                )

@@ -86,7 +86,11 @@ def test_image_spaces_the_code_cannot_take_are_refused_by_name():
 
 
 def test_convolutional_feature_layers_learn_save_and_load(tmp_path):
-    features = [{"size": 6, "kernel_size": 3}, {"size": 4, "kernel_size": 3, "stride": 2}]
+    homeostatic = {"inhibition_radius": 1, "target_rate": 0.01}
+    features = [
+        {"size": 6, "kernel_size": 3, **homeostatic},
+        {"size": 4, "kernel_size": 3, "stride": 2},
+    ]
     agent = MSTDPETAgent(
         Frames((8, 8, 2)), seed=0, device="cpu", overrides={"features": features, "n_envs": 2}
     )
@@ -96,9 +100,12 @@ def test_convolutional_feature_layers_learn_save_and_load(tmp_path):
     before = {n: c.weight.clone() for n, c in conns.items()}
     agent.learn(60)
     assert all(float((c.weight - before[n]).abs().max()) > 0 for n, c in conns.items())
+    offset = agent.policy.network.neurons["features0_post"].thresh_offset
+    assert offset.shape == (6, 1, 1) and float(offset.abs().max()) > 0  # homeostasis moved it
     loaded = SpikingAgent.load(agent.save(tmp_path / "conv"), device="cpu")
     for name, conn in conns.items():
         assert torch.equal(loaded.policy.network.connections[name].weight, conn.weight)
+    assert torch.equal(loaded.policy.network.neurons["features0_post"].thresh_offset, offset)
     obs = np.stack([Frames((8, 8, 2))._obs() for _ in range(3)])
     np.testing.assert_array_equal(
         loaded.predict(obs, deterministic=True)[0], agent.predict(obs, deterministic=True)[0]
@@ -119,3 +126,8 @@ def test_convolutional_features_need_images_and_come_first():
         ValueError, match="set kernel_size: stride and padding apply to convolutional layers only"
     ):
         MSTDPETAgent(Frames(), device="cpu", overrides={"features": [{"size": 4, "stride": 2}]})
+    dense = [{"size": 4, "inhibition_radius": 1}]
+    with pytest.raises(
+        ValueError, match=r"features\[0\].inhibition_radius: needs a convolutional layer"
+    ):
+        MSTDPETAgent(Frames(), device="cpu", overrides={"features": dense})

@@ -4,7 +4,7 @@ of the layer ends up with the same response."""
 import pytest
 import torch
 
-from snn_rl import FedeNeuron, Input, Linear, SNNNetwork
+from snn_rl import FedeNeuron, Input, LIFNeuron, Linear, SNNNetwork
 from snn_rl.learning import FedeSTDP
 
 N_IN, N_PAT = 16, 4
@@ -73,3 +73,56 @@ def test_competition_lets_at_most_k_spike_and_resets_where_one_did():
     assert z[0, :, 0, 0].tolist() == [0, 0, 1] and z[0, :, 1, 1].tolist() == [1, 0, 0]
     with pytest.raises(ValueError, match="winners"):
         FedeNeuron(4, winners=0)
+
+
+def test_a_neighbourhood_competes_across_maps_and_positions():
+    neurons = FedeNeuron((2, 1, 5), winners=1, inhibition_radius=1, thresh=0.1, tau_v=1.0)
+    neurons.reset_state(batch_size=1)
+    current = torch.zeros(1, 2, 1, 5)
+    current[0, 0, 0, 0] = 2.0  # map 0 at x = 0, beaten by map 1 at x = 1 (its neighbour)
+    current[0, 1, 0, 1] = 3.0
+    current[0, 0, 0, 4] = 1.0  # two positions from x = 1: a winner of its own
+    z = neurons(current, torch.zeros(1, 2, 1, 5))
+    assert z[0, :, 0].tolist() == [[0, 0, 0, 0, 1], [0, 1, 0, 0, 0]]
+    assert (neurons.v[0, :, 0, :3] == 0).all()  # within 1 of a crossing neuron: reset
+    with pytest.raises(ValueError, match="inhibition_radius"):
+        FedeNeuron((2, 1, 5), winners=2, inhibition_radius=1)
+    with pytest.raises(ValueError, match="inhibition_radius"):
+        FedeNeuron(4, winners=1, inhibition_radius=1)
+
+
+def test_homeostasis_moves_each_maps_threshold_towards_the_target_rate():
+    conn = Linear(4, 3, weight=1.0)
+    net = SNNNetwork()
+    post = FedeNeuron(3, thresh=1.0, tau_v=1e6)  # v keeps what is set in it for a step
+    net.add_layer("f", conn, Input(4), post)
+    net.reset_state(batch_size=2)
+    rule = FedeSTDP(net.layer_state_dict(), lr=1e-9, w_init=1.0, a=0.0, target_rate=0.25)
+    with torch.no_grad():
+        post.v.copy_(torch.tensor([[5.0, 0.0, 5.0], [5.0, 0.0, 0.0]]))  # rates 1, 0, 0.5
+    net(torch.zeros(2, 4))
+    rule.step()
+    assert post.thresh_offset.tolist() == pytest.approx([0.75, -0.25, 0.25])
+    net.reset_state(batch_size=2)  # the offset is learned, not per-episode state
+    assert post.thresh_offset.tolist() == pytest.approx([0.75, -0.25, 0.25])
+    for _ in range(10):  # silent: down to v_rest + 0.1 * (thresh - v_rest), no further
+        net(torch.zeros(2, 4))
+        rule.step()
+    assert post.thresh_offset.min().item() == pytest.approx(-0.9)
+    assert any(k.endswith("thresh_offset") for k in net.state_dict())  # saved with the net
+    with pytest.raises(TypeError, match="FedeNeuron"):
+        other = SNNNetwork()
+        other.add_layer("f", Linear(4, 3), Input(4), LIFNeuron(3))
+        FedeSTDP(other.layer_state_dict(), lr=0.1, w_init=1.0, a=0.0, target_rate=0.1)
+    with pytest.raises(ValueError, match="target_rate"):
+        FedeSTDP(net.layer_state_dict(), lr=0.1, w_init=1.0, a=0.0, target_rate=0.0)
+
+
+def test_a_state_dict_saved_before_the_offset_loads_with_offset_zero():
+    conv = FedeNeuron((3, 4, 4), winners=1)
+    assert conv.thresh_offset.shape == (3, 1, 1)  # one per map
+    with torch.no_grad():
+        conv.thresh_offset.fill_(0.5)
+    old = {k: v for k, v in conv.state_dict().items() if k != "thresh_offset"}
+    conv.load_state_dict(old)
+    assert (conv.thresh_offset == 0).all()
