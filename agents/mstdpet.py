@@ -200,13 +200,15 @@ class MSTDPETAgent(SpikingAgent):
             )
         ]
         features = network.layer_state_dict(role="features")
+        trained = tuple(f for f in cfg.features if not f.frozen)
         if features:
-            if len(cfg.features) != len(features):
+            if len(trained) != len(features):
                 raise ValueError(
-                    f"the network has {len(features)} feature layers but the config's features "
-                    f"section lists {len(cfg.features)}; give one FeatureLayerConfig per layer"
+                    f"the network has {len(features)} trained feature layers but the config's "
+                    f"features section lists {len(trained)} (frozen ones left out); give one "
+                    "FeatureLayerConfig per layer"
                 )
-            learners.append(FeatureLearner(build_feature_rule(features, cfg.features)))
+            learners.append(FeatureLearner(build_feature_rule(features, trained)))
         critic = cfg.critic.build(encoder.out_features, seed=self.seed, device=self.device)
         return AgentParts(policy=policy, critic=critic, learners=learners)
 

@@ -158,6 +158,9 @@ class FeatureLayerConfig(Section):
     ``target_rate`` per step (``FedeSTDP(target_rate=)``), so a neuron fires only for the
     inputs it matches best and a silent one gets its turn.
 
+    ``frozen: true`` keeps the layer at its random start (role ``"fixed"``: no rule trains
+    it, its thresholds stay put): the ablation that says what the learned features add.
+
     ``kernel_size`` (image observations only) makes the layer convolutional: ``size`` maps
     of ``kernel_size`` x ``kernel_size`` kernels over the previous layer's ``(C, H, W)``
     maps (the first over the image), ``stride`` apart, ``padding`` (default
@@ -176,6 +179,7 @@ class FeatureLayerConfig(Section):
     inhibition_radius: int = 0
     target_rate: float | None = None
     homeostasis_lr: float = 1.0
+    frozen: bool = False
     kernel_size: int | None = None
     stride: int = 1
     padding: int | None = None
@@ -311,7 +315,7 @@ class NetworkConfig(Section):
                 winners=feat.winners,
                 inhibition_radius=feat.inhibition_radius,
             )
-            net.add_layer(name, conn, pre, post, role="features")
+            net.add_layer(name, conn, pre, post, role="fixed" if feat.frozen else "features")
             conn.reset_weights("constant", feat.w_init)
             if feat.w_spread > 0:
                 u = torch.rand(conn.weight.shape, generator=generator)
@@ -421,7 +425,8 @@ class RuleConfig(Section):
 
 
 def build_feature_rule(layers: dict, features: tuple[FeatureLayerConfig, ...]) -> FedeSTDP:
-    """One FedeSTDP rule, one parameter group per feature layer (in layer order)."""
+    """One FedeSTDP rule, one parameter group per trained feature layer (in layer order;
+    ``features``: the configs of those layers, frozen ones left out)."""
     groups = [
         {
             "layers": {name: layer},

@@ -112,6 +112,20 @@ def test_convolutional_feature_layers_learn_save_and_load(tmp_path):
     )
 
 
+def test_frozen_feature_layers_keep_their_random_start():
+    features = [{"size": 4, "kernel_size": 3, "frozen": True, "target_rate": 0.01}]
+    agent = MSTDPETAgent(
+        Frames((8, 8, 2)), seed=0, device="cpu", overrides={"features": features, "n_envs": 2}
+    )
+    network = agent.policy.network
+    assert network.roles["features"] == "fixed" and len(agent.learners) == 1  # readout only
+    before = {n: c.weight.clone() for n, c in network.connections.items()}
+    agent.learn(40)
+    assert torch.equal(network.connections["features"].weight, before["features"])
+    assert (network.neurons["features_post"].thresh_offset == 0).all()
+    assert not torch.equal(network.connections["output"].weight, before["output"])  # readout
+
+
 def test_convolutional_features_need_images_and_come_first():
     with pytest.raises(
         ValueError, match="convolutional layers \\(kernel_size\\) need image observations"
