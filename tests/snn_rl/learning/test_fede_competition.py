@@ -4,7 +4,7 @@ of the layer ends up with the same response."""
 import pytest
 import torch
 
-from snn_rl import FedeNeuron, Input, LIFNeuron, Linear, SNNNetwork
+from snn_rl import Conv2d, FedeNeuron, IFNeuron, Input, LIFNeuron, Linear, SNNNetwork
 from snn_rl.learning import FedeSTDP
 
 N_IN, N_PAT = 16, 4
@@ -126,3 +126,44 @@ def test_a_state_dict_saved_before_the_offset_loads_with_offset_zero():
     old = {k: v for k, v in conv.state_dict().items() if k != "thresh_offset"}
     conv.load_state_dict(old)
     assert (conv.thresh_offset == 0).all()
+
+
+def _conv_feature_net(device: str) -> SNNNetwork:
+    conv = Conv2d(1, 3, 3, input_size=(6, 6), padding=1)
+    with torch.no_grad():
+        conv.weight.copy_(
+            1.0 + torch.rand(conv.weight.shape, generator=torch.Generator().manual_seed(0))
+        )
+    source = IFNeuron((1, 6, 6), thresh=1.0, alpha_t=0.2, decay_t=0.8)
+    post = FedeNeuron((3, 6, 6), winners=1, inhibition_radius=1)
+    net = SNNNetwork()
+    net.add_layer("f", conv, source, post)
+    return net.to(device)
+
+
+def _train_conv_features(device: str, steps: int = 12) -> SNNNetwork:
+    net = _conv_feature_net(device)
+    rule = FedeSTDP(net.layer_state_dict(), lr=0.05, w_init=1.5, a=0.0, target_rate=0.05)
+    images = (torch.rand(8, 1, 6, 6, generator=torch.Generator().manual_seed(1)) < 0.3).float()
+    net.reset_state(batch_size=8)
+    for _ in range(steps):
+        net(images.to(device))
+        rule.step()
+    return net
+
+
+def test_conv_features_with_homeostasis_learn_and_move_the_thresholds():
+    net = _train_conv_features("cpu")
+    start = _conv_feature_net("cpu")
+    assert float((net.connections["f"].weight - start.connections["f"].weight).abs().max()) > 0
+    assert float(net.neurons["f_post"].thresh_offset.abs().max()) > 0
+
+
+@pytest.mark.gpu
+def test_the_conv_path_with_homeostasis_runs_on_cuda_as_on_the_cpu():
+    cpu, gpu = _train_conv_features("cpu"), _train_conv_features("cuda")
+    assert gpu.connections["f"].weight.device.type == "cuda"
+    torch.testing.assert_close(gpu.connections["f"].weight.cpu(), cpu.connections["f"].weight)
+    torch.testing.assert_close(
+        gpu.neurons["f_post"].thresh_offset.cpu(), cpu.neurons["f_post"].thresh_offset
+    )
