@@ -216,8 +216,8 @@ class PeriodicCheckpoint(_EveryEnvSteps):
 class WeightImages(_EveryEnvSteps):
     """Every ``every`` env steps (and at the end) write the weights of the layers of
     ``roles`` as PNG mosaics, ``folder/<layer>_<steps>.png``
-    (:func:`~snn_rl.agents.weight_images.save_weight_images`; needs matplotlib). ``saved``
-    lists the paths written."""
+    (:func:`~snn_rl.agents.weight_images.save_weight_images`; needs matplotlib), each layer
+    a FedeSTDP rule trains centred on its ``w_init``. ``saved`` lists the paths written."""
 
     def __init__(
         self, every: int, folder: str | Path, roles: tuple[str, ...] = ("features",)
@@ -230,8 +230,15 @@ class WeightImages(_EveryEnvSteps):
     def _due(self) -> None:
         from snn_rl.agents.weight_images import save_weight_images
 
-        network = self.model.policy.network
-        self.saved += save_weight_images(network, self.folder, self.model.num_timesteps, self.roles)
+        centres = {
+            name: group["w_init"]
+            for learner in self.model.learners
+            if learner.role == "features"
+            for group in learner.rule.param_groups
+            for name in group["layers"]
+        }
+        network, step = self.model.policy.network, self.model.num_timesteps
+        self.saved += save_weight_images(network, self.folder, step, self.roles, centres)
 
     def _on_training_end(self) -> None:
         self._due()

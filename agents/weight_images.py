@@ -6,12 +6,14 @@ image (its presynaptic shape is ``(C, H, W)`` or ``(H, W)``) as one row per outp
 ``C`` receptive-field images; any other Linear layer as its ``(out, in)`` matrix. Tiles are
 separated by a one-pixel border of NaN (drawn blank). :func:`save_weight_images` writes one
 PNG per layer of the chosen roles, on a colour scale symmetric around 0 (as ``snn-rl
-inspect``'s weight panels). Needs matplotlib (the ``plot`` extra).
+inspect``'s weight panels), or around a layer's ``centres`` value (a FedeSTDP layer's
+``w_init``: the weight of an input seen half the time, so above it means "wants this input"
+and below "wants it absent"). Needs matplotlib (the ``plot`` extra).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +48,15 @@ def weight_mosaic(weight: torch.Tensor, input_shape: Sequence[int] | None = None
 
 
 def save_weight_images(
-    network, folder: str | Path, step: int, roles: Sequence[str] = ("features",)
+    network,
+    folder: str | Path,
+    step: int,
+    roles: Sequence[str] = ("features",),
+    centres: Mapping[str, float] | None = None,
 ) -> list[Path]:
     """One PNG per layer of ``roles`` (all layers when empty): ``folder/<layer>_<step>.png``;
-    returns the paths written."""
+    ``centres``: per layer name, the weight drawn as the colour scale's middle (default 0).
+    Returns the paths written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -65,12 +72,16 @@ def save_weight_images(
         if conn.n_agents > 1:
             raise ValueError(f"layer {name!r} holds one weight per agent; draw a member's network")
         pre = getattr(conn, "pre_shape", ())
-        mosaic = weight_mosaic(conn.weight, pre if len(pre) > 1 else None)
+        centre = float((centres or {}).get(name, 0.0))
+        mosaic = weight_mosaic(conn.weight, pre if len(pre) > 1 else None) - centre
         top = float(np.nanmax(np.abs(mosaic))) if np.isfinite(mosaic).any() else 1.0
         size = (min(12, 2 + mosaic.shape[1] / 12), min(12, 2 + mosaic.shape[0] / 12))
         fig, ax = plt.subplots(figsize=size)
         image = ax.imshow(mosaic, cmap="RdBu_r", vmin=-(top or 1.0), vmax=top or 1.0)
-        ax.set_title(f"{name} ({network.roles.get(name)}), {tuple(conn.weight.shape)}, step {step}")
+        shift = f" - {centre:g}" if centre else ""
+        ax.set_title(
+            f"{name}{shift} ({network.roles.get(name)}), {tuple(conn.weight.shape)}, step {step}"
+        )
         ax.set_xticks([])
         ax.set_yticks([])
         fig.colorbar(image, ax=ax, shrink=0.8)

@@ -321,6 +321,18 @@ def test_train_writes_weight_images_of_the_feature_layers(tmp_path):
     assert train(tmp_path, "--seeds", "0", "1", "--weight-images", "60", name="s")[0] == 2
 
 
+def test_weight_images_centre_fede_layers_on_their_w_init(monkeypatch):
+    from snn_rl.agents import MSTDPETAgent, weight_images
+    from snn_rl.agents.callbacks import WeightImages
+
+    calls = []
+    monkeypatch.setattr(weight_images, "save_weight_images", lambda *a: calls.append(a) or [])
+    features = [{"size": 4, "w_init": 1.25}, {"size": 3, "frozen": True}]
+    agent = MSTDPETAgent("CartPole-v1", seed=0, n_envs=2, overrides={"features": features})
+    agent.learn(4, callback=WeightImages(100, "unused"))
+    assert calls and calls[-1][4] == {"features0": 1.25}  # the frozen layer: no rule, raw
+
+
 def test_weight_mosaics_tile_kernels_and_image_receptive_fields():
     import torch
 
