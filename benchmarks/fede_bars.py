@@ -13,13 +13,14 @@ only), averaged over the maps, on 64 fresh test images; and how many orientation
 map's favourite.
 
     python benchmarks/fede_bars.py --lr 0.01 0.05 0.2 --steps 800
-    python benchmarks/fede_bars.py --lr 0.02 --target-rate 0 0.0005 0.001 0.002 --seeds 0 1 2
+    python benchmarks/fede_bars.py --lr 0.02 --radius 0 2 --target-rate 0 0.002 --seeds 0 1 2
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+from pathlib import Path
 
 import torch
 
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thresh", type=float, default=1.0)
     parser.add_argument("--radius", type=int, nargs="+", default=[0], help="inhibition radius")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--images", help="folder for a PNG of each setting's learned kernels")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     moments = range(args.steps // 4, args.steps + 1, args.steps // 4)
@@ -134,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
             w_init=args.w_init,
             target_rate=rate or None,
         )
+        if args.images:
+            from snn_rl.agents.weight_images import save_weight_images
+
+            folder = Path(args.images) / f"lr{lr:g}_radius{radius}_rate{rate:g}_seed{seed}"
+            save_weight_images(net, folder, args.steps, (), {"features": args.w_init})
         cells = " | ".join(f"{index:.2f} ({fav})" for index, fav in scores)
         print(f"| {lr:g} | {radius} | {rate or 'off'} | {seed} | {cells} |", flush=True)
     return 0
