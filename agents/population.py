@@ -92,9 +92,9 @@ class AgentPopulation:
     Raises:
         ValueError: no seeds, repeated seeds (without variants), a variant that changes a
             key outside ``population_variants`` (named), or a configuration whose parts
-            cannot run as a population (feature layers trained by FedeSTDP, the spiking
-            critic, a shared-mean RPE critic, Conv2d connections): the message names the
-            part.
+            cannot run as a population (convolutional feature layers, FedeSTDP with
+            homeostasis, the spiking critic, a shared-mean RPE critic): the message names
+            the part.
 
     Example:
         >>> pop = AgentPopulation("CartPole-v1", seeds=[0, 1, 2], device="cpu")
@@ -196,7 +196,7 @@ class AgentPopulation:
                 raise ValueError(
                     f"the {learner.role} layers {learner.layer_names} are trained by "
                     f"{type(learner.rule).__name__}, which cannot train a population's agents "
-                    "separately; a population runs networks without feature layers"
+                    "separately"
                 )
         runner.policy.network.stack_agents([m.policy.network for m in members])
         runner.policy.network.reset_state(batch_size=runner.n_envs)

@@ -417,8 +417,12 @@ def fede_delta(
     A neuron whose ``max`` is not positive (no presynaptic activity) never counts, and a weight
     with no counting neuron gets ``dW = 0``, so an all-zero trace gives no change (not NaN).
 
+    A weight ``(A, out, K)`` holds the blocks of ``A`` agents of a population, whose rows are
+    agent-major (``B = A * n``): each agent's means run over its own ``n`` rows only, so each
+    block changes as a network of its own would.
+
     Args:
-        weight: ``W`` viewed as ``(out, K)``.
+        weight: ``W`` viewed as ``(out, K)``, or ``(A, out, K)``.
         pre_trace: presynaptic trace x at the synapses.
         post_spikes: postsynaptic spikes (read in ``"post_spike"`` mode only).
         w_init: reference weight.
@@ -426,16 +430,20 @@ def fede_delta(
         mode: ``"post_spike"`` or ``"every_step"``.
 
     Returns:
-        ``(out, K)`` change per weight, without the learning rate.
+        ``(out, K)`` (or ``(A, out, K)``) change per weight, without the learning rate.
 
     Shape:
         pre_trace: ``(B, K, L)`` or ``(B, out, K, L)``; post_spikes: ``(B, out, L)``.
     """
+    stacked = weight.dim() == 3  # (A, out, K): one block per agent, each from its own rows
+    agents = weight.shape[0] if stacked else 1
+    b = pre_trace.shape[0]
+    n = b // agents
     d = weight - w_init
     if mode == "every_step":
         # every neuron of an active row counts, so the means do not depend on the neuron: sum
         # exp(x_hat) over positions once per row, no per-neuron einsum; exp(1 - x) = e / exp(x)
-        b, positions = post_spikes.shape[0], post_spikes.shape[-1]
+        positions = post_spikes.shape[-1]
         peak = pre_trace.flatten(1).amax(1)  # (B,)
         active = (peak > 0).to(pre_trace.dtype)
         safe = torch.where(peak > 0, peak, torch.ones_like(peak))
@@ -443,22 +451,28 @@ def fede_delta(
         ltp_rows = e_x.sum(-1)  # (B, K) or (B, out, K)
         ltd_rows = e_x.reciprocal_().sum(-1) * math.e
         rows = active.view(b, *([1] * (ltp_rows.dim() - 1)))
-        count = active.sum() * positions
-        scale = 1.0 / count.clamp_min(1.0)
-        ltp_mean = (ltp_rows * rows).sum(0) * scale
-        ltd_mean = (ltd_rows * rows).sum(0) * scale
-        delta = torch.exp(-d) * (ltp_mean - a) - torch.exp(d) * (ltd_mean - a)
-        return torch.where(count > 0, delta, torch.zeros_like(delta))
-    if mode != "post_spike":
+        per_agent = (agents, n, *ltp_rows.shape[1:])
+        ltp_sum = (ltp_rows * rows).view(per_agent).sum(1)  # (A, K) or (A, out, K)
+        ltd_sum = (ltd_rows * rows).view(per_agent).sum(1)
+        count = active.view(agents, n).sum(1) * positions  # (A,)
+        if ltp_sum.dim() == 2:  # the same means for every neuron of the agent
+            ltp_sum, ltd_sum = ltp_sum.unsqueeze(1), ltd_sum.unsqueeze(1)
+        count = count.view(agents, 1, 1)
+    elif mode == "post_spike":
+        peak = pre_trace.amax(-2, keepdim=True)  # (B, 1, L) or (B, out, 1, L)
+        active = (peak > 0).squeeze(-2).to(pre_trace.dtype)  # (B, L) or (B, out, L)
+        gate = post_spikes * (active.unsqueeze(1) if active.dim() == 2 else active)
+        x_hat = pre_trace / torch.where(peak > 0, peak, torch.ones_like(peak))
+        gate = gate.view(agents, n, *gate.shape[1:])  # (A, n, out, L)
+        x_hat = x_hat.view(agents, n, *x_hat.shape[1:])
+        spec = "anol,ankl->aok" if pre_trace.dim() == 3 else "anol,anokl->aok"
+        ltp_sum = torch.einsum(spec, gate, torch.exp(x_hat))
+        ltd_sum = torch.einsum(spec, gate, torch.exp(1.0 - x_hat))
+        count = gate.sum((1, 3)).unsqueeze(-1)  # (A, out, 1)
+    else:
         raise ValueError(f"mode must be one of {list(FEDE_MODES)}, got {mode!r}")
-    peak = pre_trace.amax(-2, keepdim=True)  # (B, 1, L) or (B, out, 1, L)
-    active = (peak > 0).squeeze(-2).to(pre_trace.dtype)  # (B, L) or (B, out, L)
-    gate = post_spikes * (active.unsqueeze(1) if active.dim() == 2 else active)
-    x_hat = pre_trace / torch.where(peak > 0, peak, torch.ones_like(peak))
-    spec = "bol,bkl->ok" if pre_trace.dim() == 3 else "bol,bokl->ok"
-    ltp_mean = torch.einsum(spec, gate, torch.exp(x_hat))
-    ltd_mean = torch.einsum(spec, gate, torch.exp(1.0 - x_hat))
-    count = gate.sum((0, 2)).unsqueeze(1)  # (out, 1)
+    if not stacked:
+        ltp_sum, ltd_sum, count = ltp_sum[0], ltd_sum[0], count[0]
     scale = 1.0 / count.clamp_min(1.0)
-    delta = torch.exp(-d) * (ltp_mean * scale - a) - torch.exp(d) * (ltd_mean * scale - a)
+    delta = torch.exp(-d) * (ltp_sum * scale - a) - torch.exp(d) * (ltd_sum * scale - a)
     return torch.where(count > 0, delta, torch.zeros_like(delta))

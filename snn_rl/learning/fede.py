@@ -6,7 +6,7 @@ potentiation ``exp(-(W - w_init)) * (e^x_hat - a)`` balances the depression
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from snn_rl import functional as F
@@ -36,7 +36,10 @@ class FedeSTDP(LearningRule):
     (never NaN). With a fixed ``x_hat`` the weights converge to
     ``w_init + 0.5 * ln((mean e^x_hat - a) / (mean e^(1 - x_hat) - a))``.
 
-    ``step()`` reads the live activity of the current step; the rule has no state.
+    ``step()`` reads the live activity of the current step; the rule has no state. A
+    connection holding one weight per agent of a population (agent-major rows) is trained per
+    agent: each block's means run over its agent's rows only (without homeostasis, whose
+    thresholds the agents would share).
 
     Homeostasis (``target_rate``, default None: off): each step also moves the postsynaptic
     :class:`~snn_rl.FedeNeuron`'s ``thresh_offset`` by ``homeostasis_lr * (r - target_rate)``,
@@ -75,6 +78,7 @@ class FedeSTDP(LearningRule):
     """
 
     added_hyperparameters = {"target_rate": None, "homeostasis_lr": 1.0}
+    supports_agents = True
 
     def __init__(
         self,
@@ -112,6 +116,16 @@ class FedeSTDP(LearningRule):
                 f"this layer's postsynaptic population is a {type(post).__name__}"
             )
         return {}
+
+    def vary_by_agent(self, rules: Sequence[LearningRule]) -> list[str]:
+        """As :meth:`LearningRule.vary_by_agent`; homeostasis is refused (one threshold
+        offset per neuron would be shared by the agents)."""
+        if any(group["target_rate"] is not None for group in self.param_groups):
+            raise ValueError(
+                "FedeSTDP with homeostasis (target_rate) cannot train a population's agents: "
+                "their feature neurons would share one threshold offset; train them one by one"
+            )
+        return super().vary_by_agent(rules)
 
     def step(self, reward: Any = None) -> None:
         """Apply one FedeSTDP update to every layer (unsupervised: no reward)."""

@@ -19,6 +19,10 @@ class _StopAfter:
         return self.calls < self.n
 
 
+def conn_of(agent: SpikingAgent, name: str) -> torch.Tensor:
+    return agent.policy.network.connections[name].weight
+
+
 # The batch steps each agent's own vector env (Acrobot: a SyncVectorEnv; CartPole: its
 # native vector env with one random stream), so agent a sees the episodes of its run alone.
 @pytest.mark.parametrize(
@@ -30,8 +34,9 @@ class _StopAfter:
             "Acrobot-v1",
             {"critic": {"type": "td", "normalize": True}, "exploration.type": "softmax"},
         ),
+        ("CartPole-v1", {"features": [{"size": 8}, {"size": 6, "frozen": True}]}),
     ],
-    ids=["acrobot", "cartpole", "normalized_softmax"],
+    ids=["acrobot", "cartpole", "normalized_softmax", "fede_features"],
 )
 def test_each_member_equals_the_agent_of_its_seed_alone(env_id, overrides):
     seeds, steps = [3, 11], 40
@@ -54,6 +59,13 @@ def test_each_member_equals_the_agent_of_its_seed_alone(env_id, overrides):
             e_ours, alone.learners[0].eligibility()["output"], atol=1e-5, rtol=0
         )
         assert torch.equal(member.generator.get_state(), alone.generator.get_state())
+        if "features" in overrides:  # FedeSTDP moved each member's features, from its own rows
+            start = MSTDPETAgent(env_id, seed=seed, device="cpu", overrides=overrides)
+            moved = start.policy.network.connections["features0"].weight
+            assert float((conn_of(member, "features0") - moved).abs().max()) > 1e-3
+            assert torch.equal(
+                conn_of(member, "features1"), start.policy.network.connections["features1"].weight
+            )  # frozen
     # the members learned different things: they are not one agent copied
     w = [m.policy.network.connections["output"].weight for m in pop.members]
     assert float((w[0] - w[1]).abs().max()) > 1e-2
@@ -111,8 +123,9 @@ def test_bad_populations_get_clear_errors():
         AgentPopulation("CartPole-v1", [0, 1.5], device="cpu")
     with pytest.raises(TypeError, match="env must be a Gymnasium env id"):
         AgentPopulation(None, [0], device="cpu")
-    with pytest.raises(ValueError, match="FedeSTDP, which cannot train a population"):
-        AgentPopulation("CartPole-v1", [0, 1], device="cpu", overrides={"features": [{"size": 8}]})
+    homeostatic = {"features": [{"size": 8, "target_rate": 0.05}]}
+    with pytest.raises(ValueError, match="FedeSTDP with homeostasis"):
+        AgentPopulation("CartPole-v1", [0, 1], device="cpu", overrides=homeostatic)
     with pytest.raises(ValueError, match="SpikingTDCritic cannot run in a population"):
         AgentPopulation(
             "CartPole-v1", [0, 1], device="cpu", overrides={"critic": {"type": "spiking_td"}}

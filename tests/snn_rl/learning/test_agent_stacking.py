@@ -4,7 +4,7 @@ a stacked network of A agents must compute what A separate networks compute."""
 import pytest
 import torch
 
-from snn_rl import Input, LIFNeuron, Linear, SNNNetwork
+from snn_rl import FedeNeuron, Input, LIFNeuron, Linear, SNNNetwork
 from snn_rl._coding import draw_rows
 from snn_rl.connections import Conv2d
 from snn_rl.decoding import EpsilonGreedyDecoder, SoftmaxDecoder
@@ -101,12 +101,51 @@ def test_stacking_refuses_what_it_cannot_run():
     net.stack_agents([_net(1), _net(2)])
     with pytest.raises(ValueError, match="batch_size must be a multiple of the 2 agents"):
         net.reset_state(batch_size=3)
-    with pytest.raises(ValueError, match="FedeSTDP cannot train separately"):
-        FedeSTDP(net.layer_state_dict(), lr=0.1, w_init=0.5, a=0.0)
     with pytest.raises(IndexError, match="agent 2 out of range for 2 agents"):
         net.connections["fc"].agent_weight(2)
     with pytest.raises(ValueError, match="members\\[0\\] must be an SNNNetwork"):
         net.stack_agents([object()])
+
+
+def _fede_net(seed: int) -> SNNNetwork:
+    gen = torch.Generator().manual_seed(seed)
+    conn = Linear(6, 4, weight=1.0)
+    with torch.no_grad():
+        conn.weight.mul_(0.5 + torch.rand(conn.weight.shape, generator=gen))
+    net = SNNNetwork()
+    net.add_layer("fc", conn, Input(6, decay_t=0.8, alpha_t=0.2), FedeNeuron(4, winners=1))
+    return net
+
+
+@pytest.mark.parametrize("mode", ["post_spike", "every_step"])
+def test_fede_trains_each_agents_block_from_its_own_rows(mode):
+    agents, n, steps = 3, 2, 30
+    singles = [_fede_net(s) for s in range(agents)]
+    stacked = _fede_net(0)
+    stacked.stack_agents([_fede_net(s) for s in range(agents)])
+    stacked.reset_state(batch_size=agents * n)
+    kw = {"lr": 0.05, "w_init": 1.0, "a": 0.0, "mode": mode}
+    rule = FedeSTDP(stacked.layer_state_dict(), **kw)
+    rules = [FedeSTDP(m.layer_state_dict(), **kw) for m in singles]
+    assert rule.vary_by_agent(rules) == []
+    for m in singles:
+        m.reset_state(batch_size=n)
+    x = _inputs(steps, agents * n)
+    x[:, :n] = 0.0  # agent 0 sees nothing: its block must stay put whatever the others do
+    for t in range(steps):
+        stacked(x[t])
+        rule.step()
+        for a, (m, r) in enumerate(zip(singles, rules, strict=True)):
+            m(x[t, a * n : (a + 1) * n])
+            r.step()
+    w = stacked.connections["fc"].weight
+    for a, m in enumerate(singles):
+        torch.testing.assert_close(w[a], m.connections["fc"].weight, atol=1e-6, rtol=0)
+    assert torch.equal(w[0], _fede_net(0).connections["fc"].weight)
+    assert float((w[1] - _fede_net(1).connections["fc"].weight).abs().max()) > 1e-3
+    homeostatic = FedeSTDP(stacked.layer_state_dict(), **kw, target_rate=0.1)
+    with pytest.raises(ValueError, match="homeostasis"):
+        homeostatic.vary_by_agent([FedeSTDP(m.layer_state_dict(), **kw) for m in singles])
 
 
 def test_decoders_draw_each_agents_rows_from_its_own_generator():
