@@ -52,7 +52,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from torch import Tensor, nn
 
-from snn_rl import flush_denormals
+from snn_rl import FedeNeuron, flush_denormals
 from snn_rl._validation import check_int
 from snn_rl.agents.base import SpikingAgent
 from snn_rl.agents.config import ConfigError
@@ -92,9 +92,8 @@ class AgentPopulation:
     Raises:
         ValueError: no seeds, repeated seeds (without variants), a variant that changes a
             key outside ``population_variants`` (named), or a configuration whose parts
-            cannot run as a population (convolutional feature layers, FedeSTDP with
-            homeostasis, the spiking critic, a shared-mean RPE critic): the message names
-            the part.
+            cannot run as a population (convolutional feature layers, the spiking critic,
+            a shared-mean RPE critic): the message names the part.
 
     Example:
         >>> pop = AgentPopulation("CartPole-v1", seeds=[0, 1, 2], device="cpu")
@@ -216,11 +215,15 @@ class AgentPopulation:
     def _share_weights(self) -> None:
         """Make each member's connection weights views of its block of the stacked weights,
         so members always act with the population's current weights."""
-        stacked = self.runner.policy.network.connections
+        stacked = self.runner.policy.network
         for a, member in enumerate(self.members):
             for name, conn in member.policy.network.connections.items():
                 # the rules hold the connection module and read .weight live: they follow too
-                conn.weight = nn.Parameter(stacked[name].agent_weight(a), requires_grad=False)
+                weight = stacked.connections[name].agent_weight(a)
+                conn.weight = nn.Parameter(weight, requires_grad=False)
+            for name, neuron in member.policy.network.neurons.items():
+                if isinstance(neuron, FedeNeuron):  # homeostasis updates the block in place
+                    neuron._buffers["thresh_offset"] = stacked.neurons[name].agent_offset(a)
 
     # ------------------------------------------------------------------------ training
     @flush_denormals()

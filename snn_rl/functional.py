@@ -199,10 +199,18 @@ def homeostasis_update(
     A neuron firing above the target raises its threshold, one firing below lowers it, so every
     neuron (map) ends up spiking at about ``target_rate`` per step on its input statistics.
 
+    An offset with one block per agent, ``(A, ...)`` (one more dimension than a single one),
+    takes each agent's rate over its own rows (agent-major, ``B = A * n``).
+
     Shape:
-        offset: ``shape`` or ``(C, 1, 1)`` for a ``(C, H, W)`` population; spikes ``(B, *shape)``.
+        offset: ``shape`` or ``(C, 1, 1)`` for a ``(C, H, W)`` population, or ``(A, ...)``;
+        spikes ``(B, *shape)``.
     """
-    rate = spikes.mean(0)
+    if offset.dim() == spikes.dim():  # (A, ...): per agent
+        agents = offset.shape[0]
+        rate = spikes.view(agents, spikes.shape[0] // agents, *spikes.shape[1:]).mean(1)
+    else:
+        rate = spikes.mean(0)
     shared = tuple(i for i, n in enumerate(offset.shape) if n == 1 and rate.shape[i] != 1)
     if shared:
         rate = rate.mean(shared, keepdim=True)

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from snn_rl._guard import FiniteGuard
 from snn_rl._validation import check_bool, check_choice
 from snn_rl.connections import Connection
-from snn_rl.neurons import Input, Neuron
+from snn_rl.neurons import FedeNeuron, Input, Neuron
 
 __all__ = ["LAYER_ROLES", "LayerRole", "SNNNetwork"]
 
@@ -228,6 +228,9 @@ class SNNNetwork(nn.Module):
                 raise ValueError(f"members[{i}] must be an SNNNetwork with this network's layers")
         for name, conn in self.connections.items():
             conn.stack_agents(torch.stack([m.connections[name].weight for m in members]))
+        for name, neuron in self.neurons.items():
+            if isinstance(neuron, FedeNeuron):  # learned threshold offsets: one per agent
+                neuron.stack_agents(torch.stack([m.neurons[name].thresh_offset for m in members]))
 
     def agent_state_dict(self, agent: int) -> dict[str, Tensor]:
         """``state_dict()`` of one agent of a population (each weight its ``agent`` slice,
@@ -235,6 +238,9 @@ class SNNNetwork(nn.Module):
         state = {k: v.clone() for k, v in self.state_dict().items()}
         for name, conn in self.connections.items():
             state[f"connections.{name}.weight"] = conn.agent_weight(agent).clone()
+        for name, neuron in self.neurons.items():
+            if isinstance(neuron, FedeNeuron):
+                state[f"neurons.{name}.thresh_offset"] = neuron.agent_offset(agent).clone()
         return state
 
     def _checking(self) -> bool:

@@ -492,7 +492,9 @@ class FedeNeuron(IFNeuron):
     The live threshold is ``thresh + thresh_offset``: the offset, a persistent buffer (saved
     in ``state_dict``, kept by :meth:`reset_state`) with one value per neuron of a 1-D
     population and one per map ``(C, 1, 1)`` of a ``(C, H, W)`` one, is 0 unless a rule's
-    homeostasis moves it (:class:`~snn_rl.learning.FedeSTDP` ``target_rate``).
+    homeostasis moves it (:class:`~snn_rl.learning.FedeSTDP` ``target_rate``). In a population
+    of ``A`` agents (:meth:`stack_agents`, agent-major rows) the offset is ``(A, ...)``: each
+    agent's rows use their own block.
 
     Shape:
         current, trace_sum: ``(B, *shape)`` -> spikes ``(B, *shape)``.
@@ -520,11 +522,39 @@ class FedeNeuron(IFNeuron):
 
     def __post_init__(self, dtype: torch.dtype | None, device: torch.device | str | None) -> None:
         super().__post_init__(dtype, device)
-        per = (self.shape[0], 1, 1) if len(self.shape) == 3 else self.shape
+        per = self._offset_shape()
         self.register_buffer("thresh_offset", torch.zeros(per, dtype=dtype, device=device))
 
     def _threshold(self) -> Tensor:
-        return self.thresh + self._buffers["thresh_offset"]
+        offset = self._buffers["thresh_offset"]
+        if self.n_agents > 1:  # (A, ...) -> one block per agent's rows
+            offset = offset.repeat_interleave(self.batch_size // self.n_agents, dim=0)
+        return self.thresh + offset
+
+    @property
+    def n_agents(self) -> int:
+        """Agents whose threshold offsets this population holds (1 unless stacked)."""
+        offset = self._buffers["thresh_offset"]
+        return offset.shape[0] if offset.dim() > len(self._offset_shape()) else 1
+
+    def _offset_shape(self) -> tuple[int, ...]:
+        return (self.shape[0], 1, 1) if len(self.shape) == 3 else self.shape
+
+    def stack_agents(self, offsets: Tensor) -> None:
+        """Hold one threshold offset per agent of a population: ``offsets`` ``(A, ...)``, each
+        an agent's own (``A = 1`` restores a single one)."""
+        want = self._offset_shape()
+        if not isinstance(offsets, Tensor) or tuple(offsets.shape[1:]) != want:
+            got = tuple(offsets.shape) if isinstance(offsets, Tensor) else type(offsets).__name__
+            raise ValueError(f"offsets must have shape (A, {', '.join(map(str, want))}), got {got}")
+        ref = self._buffers["thresh_offset"]
+        data = offsets.detach().to(ref.device, ref.dtype).clone()
+        self._buffers["thresh_offset"] = data if data.shape[0] > 1 else data[0]
+
+    def agent_offset(self, agent: int) -> Tensor:
+        """Agent ``agent``'s threshold offset (a view of its block)."""
+        offset = self._buffers["thresh_offset"]
+        return offset if self.n_agents == 1 else offset[agent]
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
         key = prefix + "thresh_offset"

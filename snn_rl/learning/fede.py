@@ -6,7 +6,7 @@ potentiation ``exp(-(W - w_init)) * (e^x_hat - a)`` balances the depression
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from snn_rl import functional as F
@@ -38,8 +38,9 @@ class FedeSTDP(LearningRule):
 
     ``step()`` reads the live activity of the current step; the rule has no state. A
     connection holding one weight per agent of a population (agent-major rows) is trained per
-    agent: each block's means run over its agent's rows only (without homeostasis, whose
-    thresholds the agents would share).
+    agent: each block's means run over its agent's rows only, and homeostasis moves each
+    agent's threshold offsets from its rows (:meth:`snn_rl.SNNNetwork.stack_agents` stacks
+    them).
 
     Homeostasis (``target_rate``, default None: off): each step also moves the postsynaptic
     :class:`~snn_rl.FedeNeuron`'s ``thresh_offset`` by ``homeostasis_lr * (r - target_rate)``,
@@ -117,16 +118,6 @@ class FedeSTDP(LearningRule):
             )
         return {}
 
-    def vary_by_agent(self, rules: Sequence[LearningRule]) -> list[str]:
-        """As :meth:`LearningRule.vary_by_agent`; homeostasis is refused (one threshold
-        offset per neuron would be shared by the agents)."""
-        if any(group["target_rate"] is not None for group in self.param_groups):
-            raise ValueError(
-                "FedeSTDP with homeostasis (target_rate) cannot train a population's agents: "
-                "their feature neurons would share one threshold offset; train them one by one"
-            )
-        return super().vary_by_agent(rules)
-
     def step(self, reward: Any = None) -> None:
         """Apply one FedeSTDP update to every layer (unsupervised: no reward)."""
         if reward is not None:
@@ -144,11 +135,19 @@ class FedeSTDP(LearningRule):
             self._apply_delta(name, layer, group, group["lr"] * delta)
             if group["target_rate"] is not None:
                 post = layer["postsynaptic"]
+                if post.n_agents != layer["connection"].n_agents:
+                    raise ValueError(
+                        f"layer {name!r}: the connection holds {layer['connection'].n_agents} "
+                        f"agents' weights but its neurons {post.n_agents} agents' thresholds; "
+                        "stack the whole network (SNNNetwork.stack_agents)"
+                    )
                 buf = post._buffers
-                buf["thresh_offset"] = F.homeostasis_update(
-                    buf["thresh_offset"],
-                    buf["spikes"],
-                    target_rate=group["target_rate"],
-                    lr=group["homeostasis_lr"],
-                    floor=-0.9 * (post.thresh - post.v_rest),
+                buf["thresh_offset"].copy_(  # in place: a population's members hold views
+                    F.homeostasis_update(
+                        buf["thresh_offset"],
+                        buf["spikes"],
+                        target_rate=group["target_rate"],
+                        lr=group["homeostasis_lr"],
+                        floor=-0.9 * (post.thresh - post.v_rest),
+                    )
                 )

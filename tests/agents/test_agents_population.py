@@ -34,7 +34,10 @@ def conn_of(agent: SpikingAgent, name: str) -> torch.Tensor:
             "Acrobot-v1",
             {"critic": {"type": "td", "normalize": True}, "exploration.type": "softmax"},
         ),
-        ("CartPole-v1", {"features": [{"size": 8}, {"size": 6, "frozen": True}]}),
+        (
+            "CartPole-v1",
+            {"features": [{"size": 8, "target_rate": 0.05}, {"size": 6, "frozen": True}]},
+        ),
     ],
     ids=["acrobot", "cartpole", "normalized_softmax", "fede_features"],
 )
@@ -63,6 +66,11 @@ def test_each_member_equals_the_agent_of_its_seed_alone(env_id, overrides):
             start = MSTDPETAgent(env_id, seed=seed, device="cpu", overrides=overrides)
             moved = start.policy.network.connections["features0"].weight
             assert float((conn_of(member, "features0") - moved).abs().max()) > 1e-3
+            offsets = [
+                a.policy.network.neurons["features0_post"].thresh_offset for a in (member, alone)
+            ]
+            torch.testing.assert_close(*offsets, atol=1e-5, rtol=0)  # its own homeostasis
+            assert float(offsets[0].abs().max()) > 0
             assert torch.equal(
                 conn_of(member, "features1"), start.policy.network.connections["features1"].weight
             )  # frozen
@@ -123,9 +131,6 @@ def test_bad_populations_get_clear_errors():
         AgentPopulation("CartPole-v1", [0, 1.5], device="cpu")
     with pytest.raises(TypeError, match="env must be a Gymnasium env id"):
         AgentPopulation(None, [0], device="cpu")
-    homeostatic = {"features": [{"size": 8, "target_rate": 0.05}]}
-    with pytest.raises(ValueError, match="FedeSTDP with homeostasis"):
-        AgentPopulation("CartPole-v1", [0, 1], device="cpu", overrides=homeostatic)
     with pytest.raises(ValueError, match="SpikingTDCritic cannot run in a population"):
         AgentPopulation(
             "CartPole-v1", [0, 1], device="cpu", overrides={"critic": {"type": "spiking_td"}}

@@ -124,7 +124,7 @@ def test_fede_trains_each_agents_block_from_its_own_rows(mode):
     stacked = _fede_net(0)
     stacked.stack_agents([_fede_net(s) for s in range(agents)])
     stacked.reset_state(batch_size=agents * n)
-    kw = {"lr": 0.05, "w_init": 1.0, "a": 0.0, "mode": mode}
+    kw = {"lr": 0.05, "w_init": 1.0, "a": 0.0, "mode": mode, "target_rate": 0.1}
     rule = FedeSTDP(stacked.layer_state_dict(), **kw)
     rules = [FedeSTDP(m.layer_state_dict(), **kw) for m in singles]
     assert rule.vary_by_agent(rules) == []
@@ -143,9 +143,20 @@ def test_fede_trains_each_agents_block_from_its_own_rows(mode):
         torch.testing.assert_close(w[a], m.connections["fc"].weight, atol=1e-6, rtol=0)
     assert torch.equal(w[0], _fede_net(0).connections["fc"].weight)
     assert float((w[1] - _fede_net(1).connections["fc"].weight).abs().max()) > 1e-3
-    homeostatic = FedeSTDP(stacked.layer_state_dict(), **kw, target_rate=0.1)
-    with pytest.raises(ValueError, match="homeostasis"):
-        homeostatic.vary_by_agent([FedeSTDP(m.layer_state_dict(), **kw) for m in singles])
+    offsets = stacked.neurons["fc_post"].thresh_offset
+    assert offsets.shape == (agents, 4)  # one block per agent, each from its own rows
+    for a, m in enumerate(singles):
+        torch.testing.assert_close(offsets[a], m.neurons["fc_post"].thresh_offset)
+    assert torch.equal(stacked.agent_state_dict(2)["neurons.fc_post.thresh_offset"], offsets[2])
+    half = _fede_net(0)  # weights stacked by hand, thresholds not: refused, not shared
+    half.connections["fc"].stack_agents(
+        torch.stack([_fede_net(s).connections["fc"].weight for s in range(2)])
+    )
+    half.reset_state(batch_size=4)
+    lone = FedeSTDP(half.layer_state_dict(), **kw)
+    half(torch.ones(4, 6))
+    with pytest.raises(ValueError, match="stack the whole network"):
+        lone.step()
 
 
 def test_decoders_draw_each_agents_rows_from_its_own_generator():
