@@ -92,8 +92,8 @@ class AgentPopulation:
     Raises:
         ValueError: no seeds, repeated seeds (without variants), a variant that changes a
             key outside ``population_variants`` (named), or a configuration whose parts
-            cannot run as a population (convolutional feature layers, the spiking critic,
-            a shared-mean RPE critic): the message names the part.
+            cannot run as a population (the spiking critic, a shared-mean RPE critic): the
+            message names the part.
 
     Example:
         >>> pop = AgentPopulation("CartPole-v1", seeds=[0, 1, 2], device="cpu")

@@ -24,9 +24,9 @@ Delays: an integer ``d >= 0`` (or, for per-synapse delays, an integer tensor sha
 weight). A spike entering at step t leaves at step t+d; several spikes in flight on one
 synapse are all kept.
 
-Populations of agents: :meth:`Connection.stack_agents` gives a Linear connection one weight
-per agent, ``(A, out, in)``, for a population of ``A`` independent networks run as one
-batch. The batch rows are agent-major, ``B = A * n``: rows ``a*n .. (a+1)*n - 1`` belong to
+Populations of agents: :meth:`Connection.stack_agents` gives a Linear (or Conv2d) connection
+one weight per agent, ``(A, out, in)`` (``(A, C_out, C_in, kh, kw)``), for a population of
+``A`` independent networks run as one batch. The batch rows are agent-major, ``B = A * n``: rows ``a*n .. (a+1)*n - 1`` belong to
 agent ``a`` and meet only its weights, so each agent's currents equal those of a network of
 its own (one batched matmul instead of ``A`` small ones).
 """
@@ -132,18 +132,13 @@ class Connection(nn.Module):
         the single weight. The state is re-allocated for ``A`` times the current batch.
 
         Raises:
-            ValueError: a Conv2d connection, per-synapse delays, or weights of another shape.
+            ValueError: per-synapse delays, or weights of another shape.
         """
         single = tuple(self.weight.shape[1:] if self.n_agents > 1 else self.weight.shape)
         if not isinstance(weights, Tensor) or tuple(weights.shape[1:]) != single:
             got = tuple(weights.shape) if isinstance(weights, Tensor) else type(weights).__name__
             want = ", ".join(map(str, single))
             raise ValueError(f"weights must have shape (A, {want}), got {got}")
-        if not isinstance(self, Linear):
-            raise ValueError(
-                f"{type(self).__name__} connections cannot hold one weight per agent; "
-                "populations of agents run networks of Linear connections"
-            )
         if self.per_synapse_delay:
             raise ValueError(
                 "a connection with per-synapse delays cannot hold one weight per agent"
@@ -543,6 +538,11 @@ class Conv2d(Connection):
         )
 
     def _current(self, s: Tensor) -> Tensor:
+        agents = self.n_agents
+        if agents > 1:  # agent-major rows: (A, 1, C_out, K) @ (A, n, K, L)
+            w = self._parameters["weight"].reshape(agents, 1, *self._weight_view_shape())
+            out = w @ s.view(agents, -1, *s.shape[1:])
+            return out.reshape(s.shape[0], *self.post_shape)
         w = self.weight.reshape(self._weight_view_shape())
         if s.dim() == 3:
             out = w @ s  # (C_out, K) @ (B, K, L) -> (B, C_out, L)

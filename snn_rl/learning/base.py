@@ -72,7 +72,8 @@ def synapse_view(layer: Mapping[str, Any], dense: bool = False) -> Synapses:
     conn_buf, post_buf = layer["connection"]._buffers, layer["postsynaptic"]._buffers
     weight = layer["connection"]._parameters["weight"]
     x, s, z, y = conn_buf["trace"], conn_buf["spikes"], post_buf["spikes"], post_buf["trace"]
-    b, out = x.shape[0], weight.shape[-2 if layer["connection"].n_agents > 1 else 0]
+    stacked = layer["connection"].n_agents > 1  # weight (A, out, ...): one block per agent
+    b, out = x.shape[0], weight.shape[1 if stacked else 0]
     if z.shape[0] != b:
         raise RuntimeError(
             f"the connection holds {b} env rows but its postsynaptic population holds "
@@ -87,7 +88,7 @@ def synapse_view(layer: Mapping[str, Any], dense: bool = False) -> Synapses:
         return Synapses(
             x.unsqueeze(-1), s.unsqueeze(-1), z.reshape(b, out, 1), y.reshape(b, out, 1)
         )
-    k = weight[0].numel()
+    k = weight[0, 0].numel() if stacked else weight[0].numel()
     lead = (b, out, k) if layer["connection"].per_synapse_delay else (b, k)
     return Synapses(
         x.reshape(*lead, -1), s.reshape(*lead, -1), z.reshape(b, out, -1), y.reshape(b, out, -1)

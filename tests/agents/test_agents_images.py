@@ -60,6 +60,24 @@ def test_minatar_ids_train_save_load_and_evaluate(tmp_path):
     assert all(m.num_timesteps >= 40 for m in pop.members)
 
 
+def test_a_population_of_conv_feature_agents_equals_each_seed_alone():
+    feat = {
+        "features": [{"size": 3, "kernel_size": 3, "inhibition_radius": 1, "target_rate": 0.02}],
+        "n_envs": 2,
+    }
+    opts = {"device": "cpu", "overrides": feat, "max_episode_steps": 50}
+    pop = AgentPopulation("MinAtar/Breakout-v1", [0, 1], **opts)
+    pop.learn(24)
+    alone = MSTDPETAgent("MinAtar/Breakout-v1", seed=1, **opts)
+    alone.learn(pop.members[1].num_timesteps)
+    member = pop.members[1].policy.network
+    for name, conn in alone.policy.network.connections.items():
+        torch.testing.assert_close(member.connections[name].weight, conn.weight, atol=1e-5, rtol=0)
+    theirs = alone.policy.network.neurons["features_post"].thresh_offset
+    torch.testing.assert_close(member.neurons["features_post"].thresh_offset, theirs)
+    assert float(theirs.abs().max()) > 0 and member.connections["features"].weight.dim() == 4
+
+
 def test_an_image_env_instance_gets_the_intensity_code_in_its_layout():
     agent = MSTDPETAgent(Frames(), seed=0, device="cpu")
     enc = agent.policy.encoder

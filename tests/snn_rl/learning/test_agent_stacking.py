@@ -96,8 +96,8 @@ def test_stacking_refuses_what_it_cannot_run():
     with pytest.raises(ValueError, match=r"weights must have shape \(A, 4, 6\)"):
         net.connections["fc"].stack_agents(torch.zeros(2, 6, 4))
     conv = Conv2d(1, 2, 3, input_size=(5, 5))
-    with pytest.raises(ValueError, match="Conv2d connections cannot hold one weight per agent"):
-        conv.stack_agents(torch.zeros(2, 2, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"weights must have shape \(A, 2, 1, 3, 3\)"):
+        conv.stack_agents(torch.zeros(2, 2, 3, 3))
     net.stack_agents([_net(1), _net(2)])
     with pytest.raises(ValueError, match="batch_size must be a multiple of the 2 agents"):
         net.reset_state(batch_size=3)
@@ -157,6 +157,69 @@ def test_fede_trains_each_agents_block_from_its_own_rows(mode):
     half(torch.ones(4, 6))
     with pytest.raises(ValueError, match="stack the whole network"):
         lone.step()
+
+
+def _conv_net(seed: int, fede: bool) -> SNNNetwork:
+    conv = Conv2d(2, 3, 3, input_size=(5, 5), padding=1)
+    with torch.no_grad():
+        conv.weight.copy_(
+            0.3 + torch.rand(conv.weight.shape, generator=torch.Generator().manual_seed(seed))
+        )
+    post = (
+        FedeNeuron((3, 5, 5), winners=1, inhibition_radius=1)
+        if fede
+        else LIFNeuron((3, 5, 5), decay_v=0.8)
+    )
+    net = SNNNetwork()
+    net.add_layer("c", conv, Input((2, 5, 5), decay_t=0.8, alpha_t=0.2), post)
+    return net
+
+
+@pytest.mark.parametrize("rule_cls", [FedeSTDP, MSTDPET])
+def test_stacked_conv_agents_learn_as_separate_networks(rule_cls):
+    agents, n, steps = 3, 2, 20
+    fede = rule_cls is FedeSTDP
+    kw = (
+        {"lr": 0.05, "w_init": 1.0, "a": 0.0, "target_rate": 0.05}
+        if fede
+        else {"lr": 0.05, "e_trace_decay": 0.9, "per_env": True}
+    )
+    singles = [_conv_net(s, fede) for s in range(agents)]
+    stacked = _conv_net(0, fede)
+    stacked.stack_agents([_conv_net(s, fede) for s in range(agents)])
+    stacked.reset_state(batch_size=agents * n)
+    rule = rule_cls(stacked.layer_state_dict(), **kw)
+    rules = [rule_cls(m.layer_state_dict(), **kw) for m in singles]
+    rule.vary_by_agent(rules)
+    for m, r in zip(singles, rules, strict=True):
+        m.reset_state(batch_size=n)
+        r.reset_state()
+    rule.reset_state()
+    x = (
+        torch.rand(steps, agents * n, 2, 5, 5, generator=torch.Generator().manual_seed(5)) < 0.4
+    ).float()
+
+    def step(net, r, inputs):
+        out = net(inputs)
+        if fede:
+            r.step()
+        else:
+            r.update_state()
+            r.step(0.5)
+        return out
+
+    for t in range(steps):
+        out = step(stacked, rule, x[t])
+        parts = [
+            step(m, r, x[t, a * n : (a + 1) * n])
+            for a, (m, r) in enumerate(zip(singles, rules, strict=True))
+        ]
+        assert torch.equal(out, torch.cat(parts))
+    w = stacked.connections["c"].weight
+    assert w.shape == (agents, 3, 2, 3, 3)
+    for a, m in enumerate(singles):
+        torch.testing.assert_close(w[a], m.connections["c"].weight, atol=1e-6, rtol=0)
+    assert float((w[1] - _conv_net(1, fede).connections["c"].weight).abs().max()) > 1e-2
 
 
 def test_decoders_draw_each_agents_rows_from_its_own_generator():
