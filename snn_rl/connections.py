@@ -26,9 +26,10 @@ synapse are all kept.
 
 Populations of agents: :meth:`Connection.stack_agents` gives a Linear (or Conv2d) connection
 one weight per agent, ``(A, out, in)`` (``(A, C_out, C_in, kh, kw)``), for a population of
-``A`` independent networks run as one batch. The batch rows are agent-major, ``B = A * n``: rows ``a*n .. (a+1)*n - 1`` belong to
-agent ``a`` and meet only its weights, so each agent's currents equal those of a network of
-its own (one batched matmul instead of ``A`` small ones).
+``A`` independent networks run as one batch. The batch rows are agent-major, ``B = A * n``:
+rows ``a*n .. (a+1)*n - 1`` belong to agent ``a`` and meet only its weights, so each agent's
+currents equal those of a network of its own (one batched matmul instead of ``A`` small
+ones).
 """
 
 from __future__ import annotations
