@@ -5,7 +5,8 @@ Importing ``snn_rl.envs`` registers the ``snn_rl/`` env ids with Gymnasium:
 
 - single envs (``gymnasium.make``): ``snn_rl/Bandit-v0``, ``snn_rl/XOR-v0``,
   ``snn_rl/TargetRate-v0``, and ``snn_rl/PixelCartPole-v1`` (CartPole-v1 from its rendered
-  frames, event-coded: :mod:`snn_rl.envs.image_wrappers`).
+  frames, event-coded: :mod:`snn_rl.envs.image_wrappers`), and ``snn_rl/Events-v0`` (the
+  image env named by its ``env_id`` keyword, event-coded, e.g. MinAtar's grids).
   ``gymnasium.make("snn_rl.envs:snn_rl/Bandit-v0")`` imports this package on demand.
 - torch-native vector envs (``gymnasium.make_vec(..., vectorization_mode=
   "vector_entry_point", device=...)``; other keyword arguments pass through):
@@ -75,13 +76,15 @@ __all__ = [
 # constructor arguments. The research tasks end every episode themselves (after
 # ``episode_length`` trials); their time limit is a cap that only a very long
 # ``episode_length`` would reach. PixelCartPole is CartPole-v1 from its frames (event-coded),
-# with CartPole's time limit and threshold.
+# with CartPole's time limit and threshold. Events-v0 wraps the image env named by its
+# ``env_id`` keyword, whose own time limit (if any) stays inside: no limit or threshold here.
 _TASK_CAP = 1000
 _SINGLE_ENVS = {
     "snn_rl/Bandit-v0": ("snn_rl.envs.bandit:BanditEnv", _TASK_CAP, 0.75),
     "snn_rl/XOR-v0": ("snn_rl.envs.xor:XOREnv", _TASK_CAP, 0.9),
     "snn_rl/TargetRate-v0": ("snn_rl.envs.target_rate:TargetRateEnv", _TASK_CAP, -0.1),
     "snn_rl/PixelCartPole-v1": ("snn_rl.envs.image_wrappers:make_pixel_cartpole", 500, 475.0),
+    "snn_rl/Events-v0": ("snn_rl.envs.image_wrappers:make_event_env", None, None),
 }
 # id -> (vector class, time limit, reward threshold); each is the twin of the Gymnasium task
 # of the same name without the prefix.

@@ -3,7 +3,11 @@
 :class:`PixelFrames` replaces an env's observation by its rendered frame, downsampled (and
 grey by default); :class:`EventFrames` turns an image env into an event camera's ON/OFF
 channels. ``snn_rl/PixelCartPole-v1`` is CartPole-v1 seen that way: 40 x 60 grey frames,
-event-coded with the current frame kept, ``(3, 40, 60)`` channels first.
+event-coded with the current frame kept, ``(3, 40, 60)`` channels first; ``snn_rl/Events-v0``
+is any image env seen that way, named by its ``env_id`` keyword (``gym.make("snn_rl/Events-v0",
+env_id="MinAtar/Breakout-v1")``, or ``snn-rl train snn_rl/Events-v0 --env-kwargs
+env_id=MinAtar/Breakout-v1``), so the spiking agents and the SB3 baselines train on the same
+event stream.
 
 Event code, per pixel and channel, with ``I_t`` the frame scaled to ``[0, 1]`` (from the
 space's bounds) in channels-first order and ``d = I_t - I_{t-1}``::
@@ -29,7 +33,7 @@ import torch.nn.functional as nnf
 
 from snn_rl.encoding import image_layout
 
-__all__ = ["EventFrames", "PixelFrames", "make_pixel_cartpole"]
+__all__ = ["EventFrames", "PixelFrames", "make_event_env", "make_pixel_cartpole"]
 
 
 def _channels_first(frame: np.ndarray, layout: str) -> np.ndarray:
@@ -132,3 +136,25 @@ def make_pixel_cartpole(
 
     env = PixelFrames(CartPoleEnv(render_mode="rgb_array"), size=size)
     return EventFrames(env, threshold=threshold, keep_frame=True, layout="hw")
+
+
+def make_event_env(
+    env_id: str,
+    threshold: float = 0.1,
+    keep_frame: bool = True,
+    layout: str = "auto",
+    render_mode: str | None = None,
+    **env_kwargs: Any,
+) -> gym.Env:
+    """The image env ``env_id`` (made with ``env_kwargs``, its own time limit kept) seen
+    through :class:`EventFrames`: ``snn_rl/Events-v0``'s entry point. ``keep_frame`` defaults to
+    True here, so a still object (a paddle at rest) stays visible beside the events."""
+    from snn_rl.envs.external import ensure_registered
+
+    if not isinstance(env_id, str):
+        raise TypeError(f"env_id must be the id of an image env, got {type(env_id).__name__}")
+    ensure_registered(env_id)
+    if env_id not in gym.registry:
+        raise ValueError(f"env_id: unknown environment id {env_id!r}")
+    env = gym.make(env_id, render_mode=render_mode, **env_kwargs)
+    return EventFrames(env, threshold=threshold, keep_frame=keep_frame, layout=layout)

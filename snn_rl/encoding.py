@@ -483,8 +483,10 @@ def image_layout(shape: Sequence[int], layout: str = "auto") -> str:
     last, as Gymnasium renders and MinAtar gives) or ``"chw"`` (channels first, as torch).
 
     ``"auto"`` reads it from the shape: 2 dims are ``"hw"``; of 3, the channel dimension is a
-    first or last one smaller than both others. A shape where that is not decided (e.g.
-    ``(10, 10, 10)``) needs ``layout`` given.
+    first or last one smaller than both others, else the first or last one beside a square
+    image (``(12, 10, 10)``: 12 channels of 10 x 10, as the event code of a 4-channel MinAtar
+    grid gives). A shape where that is not decided (e.g. ``(10, 10, 10)``) needs ``layout``
+    given.
 
     Raises:
         ValueError: a shape that is not 2- or 3-dimensional (naming the wrapper to use), or
@@ -505,6 +507,10 @@ def image_layout(shape: Sequence[int], layout: str = "auto") -> str:
             return "hwc"
         if shape[0] < min(shape[1], shape[2]):
             return "chw"
+        if shape[1] == shape[2] != shape[0]:
+            return "chw"
+        if shape[0] == shape[1] != shape[2]:
+            return "hwc"
         raise ValueError(
             f"cannot tell which dimension of the image shape {shape} holds the channels; "
             "give the layout: 'hwc' (channels last) or 'chw' (channels first)"

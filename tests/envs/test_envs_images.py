@@ -60,3 +60,17 @@ def test_pixel_frames_and_pixel_cartpole():
         moved, *_ = pixel.step(1)
         events += float(moved[:2].sum())
     assert events > 0 and moved[2].min() < 1.0
+
+
+def test_events_id_wraps_the_image_env_it_names():
+    pytest.importorskip("minatar", reason="MinAtar is an optional extra")
+    env = gym.make("snn_rl/Events-v0", env_id="MinAtar/Breakout-v1")
+    assert env.observation_space.shape == (12, 10, 10)  # ON, OFF and the frame of 4 channels
+    obs, _ = env.reset(seed=0)
+    assert obs[:8].sum() == 0 and obs[8:].sum() > 0  # no events at a reset; the bricks show
+    obs, *_ = env.step(1)  # the ball moves: an ON and an OFF event in its channel
+    assert obs[1].sum() == 1 and obs[5].sum() == 1
+    frames_only = gym.make("snn_rl/Events-v0", env_id="MinAtar/Breakout-v1", keep_frame=False)
+    assert frames_only.observation_space.shape == (8, 10, 10)
+    with pytest.raises(ValueError, match="env_id: unknown environment id 'NoSuchEnv-v0'"):
+        gym.make("snn_rl/Events-v0", env_id="NoSuchEnv-v0")

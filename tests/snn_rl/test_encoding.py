@@ -368,6 +368,8 @@ def test_image_layouts_are_read_from_the_shape_or_refused_by_name():
     assert image_layout((84, 84)) == "hw"
     assert image_layout((84, 84, 3)) == "hwc"
     assert image_layout((3, 84, 84)) == "chw"
+    assert image_layout((12, 10, 10)) == "chw"  # more channels than pixels a side, square image
+    assert image_layout((10, 10, 12)) == "hwc"
     with pytest.raises(
         ValueError, match=r"cannot tell which dimension of the image shape \(10, 10, 10\)"
     ):
