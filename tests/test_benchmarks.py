@@ -142,6 +142,25 @@ def test_shaped_reward_scores_the_env_return(tmp_path):
     assert set(summary["per_seed"]) == {"0"}
 
 
+def test_reference_policies_score_each_constant_action_and_random(tmp_path, capsys):
+    ref = load("reference_policies")
+    out = tmp_path / "ref.json"
+    argv = ["CartPole-v1", "--seeds", "0", "1", "--episodes", "5", "--output", str(out)]
+    assert ref.main(argv) == 0
+    results = json.loads(out.read_text())
+    assert list(results) == ["always 0", "always 1", "uniformly random"]
+    # pushing one way topples the pole within about ten steps; random lasts longer
+    assert all(5 <= results[f"always {a}"]["mean"] <= 12 for a in (0, 1))
+    assert results["uniformly random"]["mean"] > results["always 1"]["mean"]
+    assert set(results["always 0"]["per_seed"]) == {"0", "1"}
+    assert "always 1: " in capsys.readouterr().out
+    assert ref.main([*argv, "--actions", "1", "--no-random"]) == 0
+    assert list(json.loads(out.read_text())) == ["always 1"]
+    with pytest.raises(SystemExit):
+        ref.main(["CartPole-v1", "--actions", "3"])
+    assert "--actions: 3 is not an action of Discrete(2)" in capsys.readouterr().err
+
+
 def test_homeostasis_and_a_neighbourhood_make_conv_features_orientation_selective():
     bars = load("fede_bars")
     scores = {}
