@@ -28,7 +28,9 @@ GOLDEN = {
     "rpe_eps_schedule": (
         "Acrobot-v1",
         {"critic": {"type": "rpe", "alpha": 0.05}, "reward.scale": 1.0,
-         "exploration": {"initial_eps": 0.5, "final_eps": 0.05, "fraction": 0.5}},
+         "exploration": {"initial_eps": 0.5, "final_eps": 0.05, "fraction": 0.5},
+         # the tuned entry's code when these numbers were recorded
+         "encoder": {"n_per_dim": [3, 3, 3, 3, 5, 5], "low": None, "high": None}},
         600, 600, 0, 18175.776587279106, None, [1, 1, 1, 2, 2],
     ),
 }  # fmt: skip
